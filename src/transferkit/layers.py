@@ -1,0 +1,52 @@
+"""The Keras layer that makes a model take plain 0-255 RGB images: its normalisation, saved with it.
+
+Every model transferkit builds starts with this layer, so preprocessing cannot be forgotten, doubled, or
+lost when the model is saved and loaded elsewhere. It also records how images are fitted to the input
+(``crop_pct``; see :mod:`transferkit.images`). Importing this module imports Keras.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._backend import keras as _keras
+
+keras = _keras()
+
+
+@keras.saving.register_keras_serializable(package="transferkit")
+class Preprocess(keras.layers.Layer):
+    """Optional RGB->BGR swap, then ``(x - mean) / std``, on 0-255 RGB input."""
+
+    def __init__(
+        self,
+        mean: tuple[float, ...] = (0.0, 0.0, 0.0),
+        std: tuple[float, ...] = (1.0, 1.0, 1.0),
+        bgr: bool = False,
+        crop_pct: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.mean = tuple(float(m) for m in mean)
+        self.std = tuple(float(s) for s in std)
+        self.bgr = bool(bgr)
+        self.crop_pct = crop_pct
+
+    def call(self, inputs: Any) -> Any:
+        ops = keras.ops
+        x = ops.cast(inputs, self.compute_dtype)
+        if self.bgr:
+            x = ops.flip(x, axis=-1)
+        if any(m != 0.0 for m in self.mean):
+            x = x - ops.convert_to_tensor(self.mean, dtype=self.compute_dtype)
+        if any(s != 1.0 for s in self.std):
+            x = x / ops.convert_to_tensor(self.std, dtype=self.compute_dtype)
+        return x
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = super().get_config()
+        config.update(mean=list(self.mean), std=list(self.std), bgr=self.bgr, crop_pct=self.crop_pct)
+        return config

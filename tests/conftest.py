@@ -1,0 +1,57 @@
+"""Shared fixtures: an isolated weights cache, real photos from installed packages, the default model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tests never read or write the user's ~/.keras cache."""
+    path = tmp_path_factory.mktemp("weights-cache")
+    os.environ["TRANSFERKIT_CACHE_DIR"] = str(path)
+    os.environ.pop("TRANSFERKIT_OFFLINE", None)
+    return path
+
+
+def _save(array: np.ndarray, path: Path) -> Path:
+    from PIL import Image
+
+    Image.fromarray(array).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def photo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real photos that scikit-image ships, written as files (chelsea is a cat, coffee an espresso)."""
+    from skimage import data
+
+    folder = tmp_path_factory.mktemp("photos")
+    _save(data.chelsea(), folder / "chelsea.png")
+    _save(data.coffee(), folder / "coffee.jpg")
+    _save(data.astronaut(), folder / "astronaut.jpg")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def chelsea(photo_dir: Path) -> Path:
+    return photo_dir / "chelsea.png"
+
+
+@pytest.fixture(scope="session")
+def coffee(photo_dir: Path) -> Path:
+    return photo_dir / "coffee.jpg"
+
+
+@pytest.fixture(scope="session")
+def lite0():  # type: ignore[no-untyped-def]
+    """The default pretrained model, built once per test session."""
+    import transferkit
+
+    return transferkit.load_pretrained("efficientnet_lite0")
