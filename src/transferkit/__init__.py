@@ -7,40 +7,22 @@ user chose a backend, so it must be imported before Keras to choose for you.
 from __future__ import annotations
 
 from . import _backend
-
-_backend.configure()
-
-from ._version import __version__ as __version__  # noqa: E402
-from .errors import (  # noqa: E402
+from ._version import __version__ as __version__
+from .errors import (
     BackendError as BackendError,
-)
-from .errors import (
     DatasetError as DatasetError,
-)
-from .errors import (
     HashMismatchError as HashMismatchError,
-)
-from .errors import (
     ImageError as ImageError,
-)
-from .errors import (
     ModelFileError as ModelFileError,
-)
-from .errors import (
     OfflineError as OfflineError,
-)
-from .errors import (
     TransferkitError as TransferkitError,
-)
-from .errors import (
     UnknownModelError as UnknownModelError,
-)
-from .errors import (
     WeightsError as WeightsError,
 )
-from .inference import Prediction as Prediction  # noqa: E402
-from .inference import predict as predict
-from .pretrained import load_pretrained as load_pretrained  # noqa: E402
+from .inference import Prediction as Prediction, predict as predict
+from .pretrained import load_pretrained as load_pretrained
+
+_backend.configure()  # none of the imports above imports Keras
 
 __all__ = [
     "BackendError",

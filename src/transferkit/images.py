@@ -139,11 +139,11 @@ def fit(img: Image.Image, size: tuple[int, int], crop_pct: float | None = None) 
     height, width = size
     if crop_pct is None:
         if img.size != (width, height):
-            img = img.resize((width, height), Image.BILINEAR)
+            img = img.resize((width, height), Image.Resampling.BILINEAR)
         return img
     scale = max(height, width) / crop_pct / min(img.size)
     new_w, new_h = max(width, round(img.size[0] * scale)), max(height, round(img.size[1] * scale))
-    img = img.resize((new_w, new_h), Image.BILINEAR)
+    img = img.resize((new_w, new_h), Image.Resampling.BILINEAR)
     left, top = (new_w - width) // 2, (new_h - height) // 2
     return img.crop((left, top, left + width, top + height))
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from ._backend import keras as _keras
 
-keras = _keras()
+_keras()
+import keras  # noqa: E402  (after the backend is chosen)
 
 
 @keras.saving.register_keras_serializable(package="transferkit")

@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from . import registry
-from . import weights as weights_mod
+from . import registry, weights as weights_mod
 from ._atomic import atomic_path
 from .errors import ModelFileError
 

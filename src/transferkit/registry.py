@@ -95,7 +95,8 @@ class ModelSpec:
             from ._backend import keras
 
             keras()
-        return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+        builder: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
+        return builder
 
     @property
     def all_names(self) -> tuple[str, ...]:
