@@ -16,11 +16,15 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) -e ".[test]"
+	@touch $@ $(VENV)/.installed-demo
+
+$(VENV)/.installed-demo: $(VENV)/.installed
+	$(PIP) -e ".[demo]"
 	@touch $@
 
 install: $(VENV)/.installed
 
-demo: $(VENV)/.installed-test
+demo: $(VENV)/.installed-demo
 	$(BIN)/python scripts/demo.py
 
 lint: $(VENV)/.installed-test
