@@ -47,6 +47,63 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
+def _table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def _size(n: int | None) -> str:
+    return "-" if n is None else f"{n / 1e6:.1f} MB"
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from . import registry
+
+    rows = [registry.describe(spec) for spec in registry.all_specs()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    _table(
+        [
+            [
+                r["name"],
+                ", ".join(r["aliases"]),
+                str(r["input_size"]),
+                f"{r['params'] / 1e6:.1f}M",
+                "-" if r["top1"] is None else f"{r['top1']:.1f}",
+                "yes" if r["cached"] else "no",
+            ]
+            for r in rows
+        ],
+        ["NAME", "ALIASES", "INPUT", "PARAMS", "TOP-1", "CACHED"],
+    )
+    return 0
+
+
+def cmd_weights(args: argparse.Namespace) -> int:
+    from . import weights
+
+    if args.action == "fetch":
+        for name in args.names:
+            print(weights.fetch_model(name, include_top=not args.notop))
+        return 0
+    if args.action == "import":
+        print(weights.import_file(args.name, args.file))
+        return 0
+    rows = weights.verify_cache(remove=args.remove) if args.action == "verify" else weights.cached_files()
+    if args.action == "list" and not args.all:
+        rows = [r for r in rows if r.present]
+    state = {True: "ok", False: "DAMAGED", None: ""}
+    _table(
+        [[r.model, r.filename, _size(r.size), state[r.valid] if args.action == "verify" else r.source] for r in rows],
+        ["MODEL", "FILE", "SIZE", "STATE" if args.action == "verify" else "SOURCE"],
+    )
+    if not rows:
+        print(f"(no weights files in {weights.cache_dir()})")
+    return 1 if any(r.valid is False for r in rows) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="transferkit",
@@ -62,6 +119,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=5, help="how many classes to show per image (default: 5)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_predict)
+
+    p = commands.add_parser("models", help="list the model zoo")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_models)
+
+    p = commands.add_parser("weights", help="fetch, import, list and verify pretrained weights files")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    a = actions.add_parser("fetch", help="download (or check) the ImageNet weights of models")
+    a.add_argument("names", nargs="+", metavar="NAME")
+    a.add_argument("--notop", action="store_true", help="the weights without the ImageNet classifier")
+    a = actions.add_parser("import", help="place a weights file downloaded elsewhere into the cache (hash-checked)")
+    a.add_argument("name", metavar="NAME")
+    a.add_argument("file", metavar="FILE")
+    a = actions.add_parser("list", help="weights files in the cache")
+    a.add_argument("--all", action="store_true", help="also list files not yet downloaded")
+    a = actions.add_parser("verify", help="re-check the hash of every cached weights file")
+    a.add_argument("--remove", action="store_true", help="delete damaged files so they are fetched again")
+    p.set_defaults(func=cmd_weights)
     return parser
 
 

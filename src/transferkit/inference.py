@@ -21,17 +21,26 @@ class Prediction(NamedTuple):
 
 def input_spec(model: Any) -> tuple[tuple[int, int], float | None]:
     """The (height, width) a model wants and its fitting policy, read from the model itself."""
+    model = getattr(model, "model", model)
     height, width = model.input_shape[1:3]
-    crop_pct = None
+    layer = _preprocess_layer(model)
+    return (height or 224, width or 224), layer.crop_pct if layer is not None else None
+
+
+def _preprocess_layer(model: Any) -> Any:
+    """The model's Preprocess layer: among its first layers, or inside a nested backbone."""
     for layer in model.layers[:3]:
         if type(layer).__name__ == "Preprocess":
-            crop_pct = layer.crop_pct
-            break
-    return (height or 224, width or 224), crop_pct
+            return layer
+        if hasattr(layer, "layers"):
+            found = _preprocess_layer(layer)
+            if found is not None:
+                return found
+    return None
 
 
 def class_names(model: Any, num_classes: int) -> list[str]:
-    """Names for a model's outputs: its saved class names, ImageNet's, or ``class_<i>``."""
+    """Names for a model's outputs: a classifier's own, ImageNet's, or ``class_<i>``."""
     names = getattr(model, "class_names", None)
     if names is not None and len(names) == num_classes:
         return list(names)
@@ -61,14 +70,17 @@ def top_k(probs: np.ndarray, names: Sequence[str], k: int) -> list[list[Predicti
 def predict(model: Any, images: Any, top: int = 5) -> list[list[Prediction]]:
     """Top-``top`` ``(label, class_index, probability)`` for each image, in input order.
 
+    ``model``: a Keras model or an :class:`~transferkit.ImageClassifier` (whose class names are used).
     ``images``: one or a sequence of file paths, PIL images or arrays (a 4-D array is a batch).
     Each is decoded, fitted and normalised as the model expects (see :mod:`transferkit.images`).
     Raises :class:`ImageError` naming the first image that cannot be read.
     """
+    names = getattr(model, "class_names", None)
+    model = getattr(model, "model", model)
     sources = images_mod.as_sources(images)
     size, crop_pct = input_spec(model)
     batch, _kept, errors = images_mod.load_many(sources, size, crop_pct)
     if errors:
         raise errors[0]
     probs = probabilities(model, batch)
-    return top_k(probs, class_names(model, probs.shape[-1]), top)
+    return top_k(probs, names or class_names(model, probs.shape[-1]), top)
