@@ -23,17 +23,30 @@ def _error(message: str) -> None:
     print(f"transferkit: error: {message}", file=sys.stderr)
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    from . import images, inference
+def _load_model(name_or_path: str) -> tuple[Any, list[str] | None]:
+    """A saved classifier (a ``.keras`` file) with its class names, or a zoo model by name."""
+    import os
+
+    if name_or_path.endswith(".keras") or os.sep in name_or_path or os.path.isfile(name_or_path):
+        from .artifact import load_classifier
+
+        classifier = load_classifier(name_or_path)
+        return classifier.model, classifier.class_names
     from .pretrained import load_pretrained
 
-    model = load_pretrained(args.model)
+    return load_pretrained(name_or_path), None
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from . import images, inference
+
+    model, names = _load_model(args.model)
     size, crop_pct = inference.input_spec(model)
     batch, kept, errors = images.load_many(args.images, size, crop_pct)
     for exc in errors:
         _error(str(exc))
     probs = inference.probabilities(model, batch)
-    results = inference.top_k(probs, inference.class_names(model, probs.shape[-1]), args.top) if len(kept) else []
+    results = inference.top_k(probs, names or inference.class_names(model, probs.shape[-1]), args.top) if kept else []
     rows = [(args.images[i], preds) for i, preds in zip(kept, results)]
     if args.json:
         payload = [{"image": path, "predictions": [p._asdict() for p in preds]} for path, preds in rows]
@@ -104,6 +117,43 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return 1 if any(r.valid is False for r in rows) else 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .runs import TrainSettings, train
+
+    settings = TrainSettings(
+        data_dir=args.data_dir, out=args.out, model=args.model, epochs=args.epochs,
+        fine_tune_epochs=args.fine_tune_epochs, image_size=args.image_size, batch_size=args.batch_size,
+        val_split=args.val_split, val_dir=args.val_dir, seed=args.seed, cache_features=args.cache_features,
+        augment=[a.strip() for a in args.augment.split(",") if a.strip()] if args.augment != "none" else [],
+    )  # fmt: skip
+    metrics = train(settings, resume=args.resume, overwrite=args.overwrite)
+    print(
+        f"\nvalidation accuracy {metrics['val_accuracy']:.1%} (loss {metrics['val_loss']:.3f}) on "
+        f"{sum(c['support'] for c in metrics['per_class'].values())} images; "
+        f"{len(metrics['skipped_files'])} file(s) skipped"
+    )
+    print(f"model: {args.out}/model.keras   report: {args.out}/report.html")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .runs import evaluate
+
+    metrics = evaluate(args.model, args.data_dir, batch_size=args.batch_size)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+        return 0
+    print(f"accuracy {metrics['accuracy']:.1%}   loss {metrics['loss']:.3f}   images {metrics['images']}")
+    _table(
+        [[n, f"{c['precision']:.3f}", f"{c['recall']:.3f}", f"{c['f1']:.3f}", str(c["support"])]
+         for n, c in metrics["per_class"].items()],
+        ["CLASS", "PRECISION", "RECALL", "F1", "IMAGES"],
+    )  # fmt: skip
+    for path, reason in metrics["skipped_files"]:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="transferkit",
@@ -137,6 +187,38 @@ def build_parser() -> argparse.ArgumentParser:
     a = actions.add_parser("verify", help="re-check the hash of every cached weights file")
     a.add_argument("--remove", action="store_true", help="delete damaged files so they are fetched again")
     p.set_defaults(func=cmd_weights)
+
+    p = commands.add_parser(
+        "train",
+        help="fine-tune a pretrained model on a folder of class sub-folders",
+        description="Fine-tune a pretrained model on DATA_DIR/<class>/*.jpg. Phase one trains a new head on cached "
+        "backbone features (seconds per epoch); phase two fine-tunes the top 30%% of the backbone at a tenth of the "
+        "learning rate. The run folder gets model.keras, metrics.json, history.csv, plots and report.html.",
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder")
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"backbone name (default: {DEFAULT_MODEL})")
+    p.add_argument("--epochs", type=int, default=10, help="head epochs, backbone frozen (default: 10)")
+    p.add_argument("--fine-tune-epochs", type=int, default=2, help="phase-two epochs; 0 skips it (default: 2)")
+    p.add_argument("--image-size", type=int, default=None, help="input size (default: the model's own)")
+    p.add_argument("--batch-size", type=int, default=32)
+    split = p.add_mutually_exclusive_group()
+    split.add_argument("--val-split", type=float, default=0.2, help="validation fraction (default: 0.2)")
+    split.add_argument("--val-dir", default=None, help="a separate validation folder with the same classes")
+    p.add_argument("--augment", default="flip,rotate,zoom", help="comma-separated augmentations, or 'none'")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-features", action=argparse.BooleanOptionalAction, default=True,
+                   help="train the head on cached backbone features (default: on)")  # fmt: skip
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN_DIR")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished run in RUN_DIR")
+    p.set_defaults(func=cmd_train)
+
+    p = commands.add_parser("evaluate", help="evaluate a saved classifier on a labelled folder")
+    p.add_argument("model", metavar="MODEL", help="a .keras file saved by transferkit")
+    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_evaluate)
     return parser
 
 
