@@ -6,8 +6,13 @@ user chose a backend, so it must be imported before Keras to choose for you.
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from . import _backend
 from ._version import __version__ as __version__
+from .artifact import load_classifier as load_classifier
+from .classifier import ImageClassifier as ImageClassifier
 from .errors import (
     BackendError as BackendError,
     DatasetError as DatasetError,
@@ -15,6 +20,7 @@ from .errors import (
     ImageError as ImageError,
     ModelFileError as ModelFileError,
     OfflineError as OfflineError,
+    SurgeryError as SurgeryError,
     TransferkitError as TransferkitError,
     UnknownModelError as UnknownModelError,
     WeightsError as WeightsError,
@@ -24,18 +30,44 @@ from .pretrained import load_pretrained as load_pretrained
 
 _backend.configure()  # none of the imports above imports Keras
 
+# Names whose modules import Keras (seconds) are loaded on first use, so `import transferkit` stays light.
+_LAZY = {
+    "ImageDataGenerator": ("legacy", "ImageDataGenerator"),
+    "applications": ("applications", None),
+    "data": ("data", None),
+    "report": ("report", None),
+    "surgery": ("surgery", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'transferkit' has no attribute '{name}'")
+    module_name, attr = _LAZY[name]
+    module = importlib.import_module(f".{module_name}", __name__)
+    return module if attr is None else getattr(module, attr)
+
+
 __all__ = [
     "BackendError",
     "DatasetError",
     "HashMismatchError",
+    "ImageClassifier",
+    "ImageDataGenerator",
     "ImageError",
     "ModelFileError",
     "OfflineError",
     "Prediction",
+    "SurgeryError",
     "TransferkitError",
     "UnknownModelError",
     "WeightsError",
     "__version__",
+    "applications",
+    "data",
+    "load_classifier",
     "load_pretrained",
     "predict",
+    "report",
+    "surgery",
 ]

@@ -74,7 +74,7 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def load_classifier(path: str | os.PathLike[str]) -> ImageClassifier:
     """Load a classifier saved by :meth:`ImageClassifier.save` (Keras safe mode)."""
-    from . import layers  # noqa: F401  (registers Preprocess for deserialisation)
+    from . import applications, layers  # noqa: F401  (register Preprocess and PretrainedModel for loading)
     from ._backend import keras as _keras
     from .classifier import ImageClassifier
 

@@ -9,6 +9,7 @@ line and exits non-zero (a traceback only with ``--debug``)::
     ├── ImageError              (ValueError)    a file that cannot be read as an image
     ├── DatasetError            (ValueError)    a folder or table that cannot make a dataset
     ├── ModelFileError          (ValueError)    a model file transferkit cannot load or use
+    ├── SurgeryError            (ValueError)    a model change that cannot make sense (says what to do instead)
     └── WeightsError            (OSError)       weights that cannot be fetched, verified or found
         ├── OfflineError                        offline mode and the file is not cached
         └── HashMismatchError                   the file is not the one the registry names
@@ -46,6 +47,10 @@ class DatasetError(TransferkitError, ValueError):
 
 class ModelFileError(TransferkitError, ValueError):
     """A model or weights file that transferkit cannot load or use."""
+
+
+class SurgeryError(TransferkitError, ValueError):
+    """A surgery request that cannot make sense for this model (the message says what to do instead)."""
 
 
 class WeightsError(TransferkitError, OSError):
