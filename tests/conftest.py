@@ -55,3 +55,11 @@ def lite0():  # type: ignore[no-untyped-def]
     import transferkit
 
     return transferkit.load_pretrained("efficientnet_lite0")
+
+
+@pytest.fixture(scope="session")
+def textures(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A small real labelled folder (4 texture classes from scikit-image photos): (train dir, val dir)."""
+    from transferkit.samples import texture_folders
+
+    return texture_folders(tmp_path_factory.mktemp("textures"), train_per_class=12, val_per_class=6, size=96)

@@ -37,11 +37,13 @@ class ImageClassifier:
         input_shape: tuple[int, int, int] | None = None,
         weights: str | None = "imagenet",
         mixed_precision: bool = False,
+        seed: int | None = None,
     ) -> ImageClassifier:
         """The backbone ``name`` without its ImageNet top, and a new softmax head for ``classes``.
 
         ``mixed_precision=True`` computes in bfloat16 (variables and the softmax stay float32): faster on
-        GPUs and on CPUs with bfloat16 units (AVX512-BF16/AMX), slower on CPUs without them.
+        GPUs and on CPUs with bfloat16 units (AVX512-BF16/AMX), slower on CPUs without them. ``seed``
+        fixes the new head's initial weights (``fine_tune(seed=...)`` fixes the rest of a run).
         """
         from ._backend import keras as _keras
         from .pretrained import load_pretrained
@@ -65,7 +67,8 @@ class ImageClassifier:
             x = backbone(inputs, training=False)
             x = keras.layers.GlobalAveragePooling2D(name=POOL)(x)
             x = keras.layers.Dropout(dropout, name=DROPOUT)(x)
-            outputs = keras.layers.Dense(len(names), activation="softmax", dtype="float32", name=HEAD)(x)
+            init = keras.initializers.GlorotUniform(seed=seed)
+            outputs = keras.layers.Dense(len(names), "softmax", kernel_initializer=init, dtype="float32", name=HEAD)(x)
             model = keras.Model(inputs, outputs, name=f"{spec.name}_classifier")
         finally:
             keras.config.set_dtype_policy(previous)
@@ -159,6 +162,6 @@ def _layer_index(layers: Sequence[Any], where: str | int | float | None) -> int:
     for index, layer in enumerate(layers):
         if layer.name == where:
             return index
-    raise ModelFileError(
+    raise SurgeryError(
         f"The backbone has no layer named '{where}'; its layer names are in `classifier.backbone.summary()`."
     )
