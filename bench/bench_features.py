@@ -33,8 +33,8 @@ def main() -> None:
         result = cached.fine_tune(train, val, head_epochs=EPOCHS, epochs=0, early_stopping=False, verbose=0, seed=0)
         cache_s, cache_acc = time.perf_counter() - start, result.history["val_accuracy"][-1]
 
-    n = len(train.files)
-    print(f"frozen-feature cache: {EPOCHS} head epochs, EfficientNet-Lite0 at {SIZE}px, {n} train / {len(val.files)} val")
+    sizes = f"{len(train.files)} train / {len(val.files)} val"
+    print(f"frozen-feature cache: {EPOCHS} head epochs, EfficientNet-Lite0 at {SIZE}px, {sizes}")
     print(f"  plain Keras fit      {plain_s:7.1f} s   val_accuracy {plain_acc:.3f}")
     print(f"  transferkit cache    {cache_s:7.1f} s   val_accuracy {cache_acc:.3f}")
     print(f"  speed-up             {plain_s / cache_s:7.1f}x   (goal >= 10x)")

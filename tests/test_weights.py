@@ -370,3 +370,29 @@ def test_importing_weights_stays_light() -> None:
     code = "import sys, transferkit.weights; print(sorted({'keras', 'torch', 'urllib.request'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# --- files Keras publishes no hash for (MobileNet V1/V2) ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hdf5_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real HDF5 file, as every Keras weights file is."""
+    import h5py
+    import numpy as np
+
+    path = tmp_path_factory.mktemp("h5") / "w.h5"
+    with h5py.File(path, "w") as handle:
+        handle["kernel"] = np.arange(12.0).reshape(3, 4)
+    return path.read_bytes()
+
+
+def test_a_file_without_a_published_hash_is_accepted_when_it_is_hdf5(
+    server: LoopbackServer, hdf5_bytes: bytes, data: bytes, cache: Path
+) -> None:
+    good = weights.fetch(WeightFile(FILENAME, server.route(f"/w/{FILENAME}", hdf5_bytes), None))
+    assert good.read_bytes() == hdf5_bytes
+    assert weights.fetch(WeightFile(FILENAME, "https://example.invalid/x.h5", None)) == good  # cached: no network
+    with pytest.raises(HashMismatchError, match="is not an HDF5 weights file"):
+        weights.fetch(WeightFile(NOTOP, server.route(f"/w/{NOTOP}", data), None))  # e.g. a proxy's HTML page
+    assert leftovers(cache) == [FILENAME]

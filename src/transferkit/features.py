@@ -75,8 +75,7 @@ def extract(
     features = _allocate(shape, folder, max_memory_bytes)
     for view, (f, _) in enumerate(per_view):
         features[view] = f[:n]
-    labels = np.stack([lab[:n] for _, lab in per_view])
-    return FeatureSet(features, labels)
+    return FeatureSet(features, np.stack([lab[:n] for _, lab in per_view]))
 
 
 def _allocate(shape: tuple[int, int, int], folder: str | os.PathLike[str] | None, limit: int) -> np.ndarray:
@@ -92,7 +91,7 @@ def feature_batches(data: FeatureSet, batch_size: int, seed: int | None = None) 
 
     keras = _keras()
 
-    class ViewBatches(keras.utils.PyDataset):  # type: ignore[misc,name-defined]
+    class ViewBatches(keras.utils.PyDataset):  # type: ignore[name-defined]
         def __init__(self) -> None:
             super().__init__()
             self.epoch = 0

@@ -9,8 +9,11 @@ import Keras.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
+import importlib.util
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +27,8 @@ class Normalization:
     """How a family expects its 0-255 RGB input: optional RGB->BGR swap, then ``(x - mean) / std``.
 
     Identity (mean 0, std 1) for the families whose Keras models normalise inside themselves
-    (EfficientNet, EfficientNetV2, ConvNeXt, MobileNetV3), so nothing is normalised twice.
+    (EfficientNetV2, ConvNeXt, MobileNetV3), so nothing is normalised twice; EfficientNet B0-B7 need
+    :data:`EFFICIENTNET_V1` (see there).
     """
 
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -46,16 +50,36 @@ BUILT_IN = Normalization()
 LITE = Normalization(mean=(127.0, 127.0, 127.0), std=(128.0, 128.0, 128.0))
 
 
+def _efficientnet_v1() -> Normalization:
+    """Keras EfficientNet B0-B7: what its ImageNet weights need when the model is built with ``weights=None``.
+
+    Inside the model a ``Normalization`` layer computes ``(x / 255 - m) / sqrt(v)`` with ``m, v`` loaded from
+    the weights file, and Keras's files hold the ImageNet *std* ``s`` as ``v`` (tensorflow/tensorflow#49930).
+    Keras corrects that with an extra ``Rescaling(1 / sqrt(s))`` -- only when called with
+    ``weights="imagenet"``, never for a weights path or ``None``, which is how transferkit builds it. Feeding
+    ``(x - 255 m (1 - sqrt(s))) / sqrt(s)`` instead makes the layer output ``(x / 255 - m) / s``: exactly the
+    ImageNet normalisation the weights were trained with (proved in tests/test_catalog.py).
+    """
+    m = (0.485, 0.456, 0.406)
+    r = (math.sqrt(0.229), math.sqrt(0.224), math.sqrt(0.225))
+    return Normalization(mean=(255 * m[0] * (1 - r[0]), 255 * m[1] * (1 - r[1]), 255 * m[2] * (1 - r[2])), std=r)
+
+
+EFFICIENTNET_V1 = _efficientnet_v1()
+
+
 @dataclass(frozen=True)
 class WeightFile:
     """A weights file fetched over HTTP(S): where from, and the hash it must have.
 
-    ``file_hash`` is hex SHA-256 (64 characters) or MD5 (32), as Keras publishes them.
+    ``filename`` is the name Keras caches it under (so the cache is shared with Keras), ``file_hash`` hex
+    SHA-256 (64 characters) or MD5 (32), as Keras publishes them -- or None where Keras publishes none
+    (MobileNet V1 and V2), so the file cannot be verified.
     """
 
     filename: str
     url: str
-    file_hash: str
+    file_hash: str | None
 
 
 @dataclass(frozen=True)
@@ -70,7 +94,16 @@ class PackageWeights:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything about one pretrained model."""
+    """Everything about one pretrained model.
+
+    ``builder`` is ``"module:function"``, called with Keras-application arguments (``include_top``,
+    ``input_tensor``, ``input_shape``, ``weights=None`` ...) plus ``builder_kwargs``. ``input_size`` is the
+    side the published accuracy was measured at, ``min_input_size`` the smallest side the builder accepts.
+    ``feature_dim`` is the channel count of the headless model's output (``include_top=False``); ``params``
+    counts the model with its top as the builder makes it; ``top1`` is the published ImageNet
+    top-1 accuracy in percent (None where unpublished); ``licence`` is the weights' licence (SPDX id).
+    ``crop_pct`` is the centre-crop fraction used when classifying (see :func:`transferkit.images.fit`).
+    """
 
     name: str
     keras_name: str
@@ -81,6 +114,7 @@ class ModelSpec:
     top1: float | None
     licence: str
     aliases: tuple[str, ...] = ()
+    feature_dim: int | None = None
     min_input_size: int = 32
     weights: WeightFile | None = None
     weights_notop: WeightFile | None = None
@@ -144,3 +178,52 @@ def all_specs() -> Iterator[ModelSpec]:
     """Every registered model, in registration order."""
     _ensure_catalog()
     return iter(list(_REGISTRY.values()))
+
+
+@contextlib.contextmanager
+def temporary(spec: ModelSpec) -> Iterator[ModelSpec]:
+    """Register ``spec`` for the duration of a ``with`` block (tests), then remove it and its names."""
+    _ensure_catalog()
+    register(spec)
+    try:
+        yield spec
+    finally:
+        _REGISTRY.pop(spec.name, None)
+        for alias in spec.all_names:
+            if _LOOKUP.get(_key(alias)) == spec.name:
+                del _LOOKUP[_key(alias)]
+
+
+def describe(spec: ModelSpec) -> dict[str, Any]:
+    """One row of ``transferkit models``: the spec's facts and whether its weights are at hand.
+
+    ``cached`` / ``cached_notop``: the weights file with / without the top is in the cache (presence only:
+    hashing every file would read gigabytes), or for package-shipped weights, the pip package is installed.
+    Imports neither Keras nor the pip package.
+    """
+    from .weights import cache_dir
+
+    source: str | None
+    if spec.package_weights is not None:
+        installed = importlib.util.find_spec(spec.package_weights.module) is not None
+        source = f"pip:{spec.package_weights.pip_name}"
+        cached = cached_notop = installed
+    else:
+        folder = cache_dir()
+        files = (spec.weights, spec.weights_notop)
+        cached, cached_notop = ((f is not None and (folder / f.filename).is_file()) for f in files)
+        source = spec.weights.url if spec.weights is not None else None
+    return {
+        "name": spec.name,
+        "aliases": list(spec.aliases),
+        "keras_name": spec.keras_name,
+        "input_size": spec.input_size,
+        "min_input_size": spec.min_input_size,
+        "feature_dim": spec.feature_dim,
+        "params": spec.params,
+        "top1": spec.top1,
+        "licence": spec.licence,
+        "weights_source": source,
+        "cached": cached,
+        "cached_notop": cached_notop,
+    }

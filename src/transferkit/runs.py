@@ -78,22 +78,26 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def load_data(settings: TrainSettings, image_size: tuple[int, int]) -> tuple[Any, Any]:
+    """(train, validation) datasets: ``val_dir`` as given, or a stratified seeded split of ``data_dir``."""
     from . import data
 
-    common = dict(image_size=image_size, batch_size=settings.batch_size, seed=settings.seed)
+    augment = settings.augment or None
     if settings.val_dir:
-        train = data.image_folder(settings.data_dir, augment=settings.augment or None, **common)  # type: ignore[arg-type]
-        val = data.image_folder(settings.val_dir, class_names=train.class_names, shuffle=False, **common)  # type: ignore[arg-type]
+        train: Any = data.image_folder(
+            settings.data_dir, image_size, settings.batch_size, seed=settings.seed, augment=augment
+        )
+        val = data.image_folder(
+            settings.val_dir, image_size, settings.batch_size, seed=settings.seed,
+            class_names=train.class_names, shuffle=False,
+        )  # fmt: skip
         return train, val
     if not 0 < settings.val_split < 1:
         raise DatasetError(f"--val-split is a fraction between 0 and 1. Received: {settings.val_split}")
-    return data.image_folder(  # type: ignore[return-value]
-        settings.data_dir,
-        validation_split=settings.val_split,
-        subset="both",
-        augment=settings.augment or None,
-        **common,
-    )
+    both: Any = data.image_folder(
+        settings.data_dir, image_size, settings.batch_size, validation_split=settings.val_split, subset="both",
+        seed=settings.seed, augment=augment,
+    )  # fmt: skip
+    return both[0], both[1]
 
 
 @contextmanager
@@ -115,7 +119,7 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def _checkpoint_callback(classifier: Any, out: Path, history: dict[str, list[float]], head_epochs: int) -> Any:
     from ._backend import keras as _keras
 
-    class Checkpoint(_keras().callbacks.Callback):  # type: ignore[misc,name-defined]
+    class Checkpoint(_keras().callbacks.Callback):  # type: ignore[misc]
         """After every epoch: the classifier's weights and the history so far, written atomically."""
 
         def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
@@ -196,7 +200,7 @@ def evaluate(model_path: str, data_dir: str, batch_size: int = 32) -> dict[str, 
     from .artifact import load_classifier
 
     classifier = load_classifier(model_path)
-    dataset = data.image_folder(
+    dataset: Any = data.image_folder(
         data_dir, classifier.image_size, batch_size=batch_size, class_names=classifier.class_names, shuffle=False
     )
     probabilities = np.asarray(classifier.model.predict(dataset, verbose=0))

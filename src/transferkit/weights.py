@@ -91,12 +91,22 @@ def file_digest(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
     return digest.hexdigest()
 
 
-def hash_algorithm(expected: str) -> str:
+def hash_algorithm(expected: str | None) -> str:
     """Keras publishes MD5 (32 hex digits) for older files and SHA-256 (64) for newer ones."""
-    return "md5" if len(expected) == 32 else "sha256"
+    return "md5" if expected is not None and len(expected) == 32 else "sha256"
 
 
-def matches(path: str | os.PathLike[str], expected: str) -> bool:
+def is_hdf5(path: str | os.PathLike[str]) -> bool:
+    """Whether a file starts with the HDF5 signature, as every Keras weights file does."""
+    with open(path, "rb") as handle:
+        return handle.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
+def matches(path: str | os.PathLike[str], expected: str | None) -> bool:
+    """Whether a file is the expected one: by its hash, or where Keras publishes none (MobileNet V1/V2), by
+    being an HDF5 file -- which an HTML error page or a proxy's block page is not."""
+    if expected is None:
+        return is_hdf5(path)
     return file_digest(path, hash_algorithm(expected)) == expected.lower()
 
 
@@ -154,10 +164,16 @@ def fetch(weights: WeightFile, model_name: str | None = None) -> Path:
         algorithm = hash_algorithm(weights.file_hash)
         with atomic_path(path) as temp:
             actual = download(url, temp, algorithm, download_timeout(), _advice(weights, model_name))
-            if actual != weights.file_hash.lower():
+            expected = weights.file_hash.lower() if weights.file_hash is not None else None
+            if expected is None and not is_hdf5(temp):
+                raise HashMismatchError(
+                    f"'{weights.filename}' from {url} is not an HDF5 weights file (Keras publishes no hash for it, "
+                    "so its content is all that can be checked); nothing was cached. Check the URL or the mirror."
+                )
+            if expected is not None and actual != expected:
                 raise HashMismatchError(
                     f"'{weights.filename}' from {url} has {algorithm.upper()} {actual}, but transferkit expects "
-                    f"{weights.file_hash.lower()}: it is damaged or another file (check the mirror); nothing was "
+                    f"{expected}: it is damaged or another file (check the mirror); nothing was "
                     f"cached. Run the command again, or download {weights.url} yourself and run "
                     f"`transferkit weights import {model_name or '<model>'} <file>`."
                 )
@@ -259,7 +275,7 @@ def import_file(name: str, path: str | os.PathLike[str], include_top: bool | Non
     if not source.is_file():
         raise WeightsError(f"'{source}' is not a file: give the path of the downloaded weights file.")
     digests = {alg: file_digest(source, alg) for alg in {hash_algorithm(f.file_hash) for f in candidates}}
-    chosen = next((f for f in candidates if digests[hash_algorithm(f.file_hash)] == f.file_hash.lower()), None)
+    chosen = next((f for f in candidates if _is_file(source, f, digests)), None)
     if chosen is None:
         wanted = " or ".join(f"'{f.filename}' ({f.url})" for f in candidates)
         raise HashMismatchError(
@@ -267,6 +283,13 @@ def import_file(name: str, path: str | os.PathLike[str], include_top: bool | Non
             f"download {wanted} and import that. Nothing was cached."
         )
     return _place(source, chosen)
+
+
+def _is_file(source: Path, weights: WeightFile, digests: dict[str, str]) -> bool:
+    """Whether ``source`` is this registry file: by hash, or without one by its name and HDF5 content."""
+    if weights.file_hash is None:
+        return source.name == weights.filename and is_hdf5(source)
+    return digests[hash_algorithm(weights.file_hash)] == weights.file_hash.lower()
 
 
 def _place(source: Path, weights: WeightFile) -> Path:
@@ -278,7 +301,7 @@ def _place(source: Path, weights: WeightFile) -> Path:
         with atomic_path(dest) as temp, open(source, "rb") as src, open(temp, "wb") as out:
             digest = hashlib.new(hash_algorithm(weights.file_hash))
             copy(src, out, digest, source.stat().st_size)
-            if digest.hexdigest() != weights.file_hash.lower():
+            if weights.file_hash is not None and digest.hexdigest() != weights.file_hash.lower():
                 raise HashMismatchError(f"'{source}' changed while it was copied into the cache: import it again.")
     return dest
 
@@ -362,7 +385,7 @@ def _rows(spec: ModelSpec) -> list[CachedFile]:
     return rows
 
 
-def _expected_hash(spec: ModelSpec, row: CachedFile) -> str:
+def _expected_hash(spec: ModelSpec, row: CachedFile) -> str | None:
     if row.include_top is None:
         assert spec.package_weights is not None
         return spec.package_weights.sha256
