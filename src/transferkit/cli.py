@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -25,8 +26,6 @@ def _error(message: str) -> None:
 
 def _load_model(name_or_path: str) -> tuple[Any, list[str] | None]:
     """A saved classifier (a ``.keras`` file) with its class names, or a zoo model by name."""
-    import os
-
     if name_or_path.endswith(".keras") or os.sep in name_or_path or os.path.isfile(name_or_path):
         from .artifact import load_classifier
 
@@ -239,6 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
