@@ -74,3 +74,35 @@ def test_version() -> None:
 
     result = run("--version")
     assert result.returncode == 0 and result.stdout.strip() == f"transferkit {transferkit.__version__}"
+
+
+def test_models_json_lists_the_zoo() -> None:
+    result = run("models", "--json")
+    assert result.returncode == 0, result.stderr
+    models = {m["name"]: m for m in json.loads(result.stdout)}
+    assert len(models) == 43
+    assert models["inception_v3"]["aliases"] == ["inception"] and models["inception_v3"]["keras_name"] == "InceptionV3"
+    assert models["efficientnet_lite0"]["cached"] is True  # package-shipped weights are always at hand
+
+
+def test_models_table_does_not_import_keras() -> None:
+    code = "import sys; from transferkit.cli import main; main(['models']); print('HEAVY', 'keras' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "HEAVY False" in result.stdout and "resnet50" in result.stdout
+
+
+@pytest.mark.parametrize(("model", "file"), [("resnet50", "resnet50_weights"), ("inception", "inception_v3_weights")])
+def test_offline_with_an_empty_cache_is_one_clear_line(tmp_path: Path, chelsea: Path, model: str, file: str) -> None:
+    env = {"TRANSFERKIT_OFFLINE": "1", "TRANSFERKIT_CACHE_DIR": str(tmp_path)}
+    result = run("predict", "--model", model, str(chelsea), env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert file in result.stderr and "https://" in result.stderr and "transferkit weights import" in result.stderr
+
+
+def test_weights_verify_and_list() -> None:
+    result = run("weights", "verify")
+    assert result.returncode == 0, result.stderr
+    assert "efficientnet_lite0" in result.stdout and "ok" in result.stdout
+    listed = run("weights", "list", "--all")
+    assert "resnet50_weights_tf_dim_ordering_tf_kernels.h5" in listed.stdout
