@@ -111,14 +111,20 @@ def test_the_article_workflow(folders: tuple[Path, Path], tmp_path: Path) -> Non
     import keras
     from keras.layers import Dense
 
+    from transferkit import ImageDataGenerator
     from transferkit.applications import EfficientNetLite0, SurgeryError
 
     keras.utils.set_random_seed(0)
     train_dir, validation_dir = folders
-    # The lead switches these two lines to
-    # ImageDataGenerator(rescale=1./255, ...).flow_from_directory(train_dir, target_size=(96, 96), ...).
-    x_train, y_train, _ = _arrays(train_dir)
-    x_val, y_val, _ = _arrays(validation_dir)
+    # The article's data path, exactly: rescale=1./255 included (its models accept 0-1 as well as 0-255).
+    datagen = ImageDataGenerator(rescale=1.0 / 255, shear_range=0.2, zoom_range=0.2, horizontal_flip=True)
+    train_generator = datagen.flow_from_directory(
+        train_dir, target_size=(SIZE, SIZE), batch_size=8, class_mode="categorical", seed=0
+    )
+    validation = ImageDataGenerator(rescale=1.0 / 255).flow_from_directory(
+        validation_dir, target_size=(SIZE, SIZE), batch_size=32, class_mode="categorical", shuffle=False
+    )
+    x_val, y_val = validation[0]
 
     model = EfficientNetLite0(weights="imagenet", input_shape=(SIZE, SIZE, 3))
     with pytest.raises(SurgeryError, match=r"model.layers\[0\] is the pretrained backbone .*model.pop\(\)"):
@@ -126,13 +132,13 @@ def test_the_article_workflow(folders: tuple[Path, Path], tmp_path: Path) -> Non
     model.remove(model.layers[-1])  # its intended meaning: remove the ImageNet classifier
     model.add(Dense(3, activation="softmax"))
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    history = model.fit(x_train, y_train, epochs=1, batch_size=8, verbose=0)
+    history = model.fit(train_generator, epochs=2, verbose=0)
     probabilities = model.predict(x_val, verbose=0)
 
-    assert probabilities.shape == (12, 3)
+    assert probabilities.shape == (len(y_val), 3) and float(x_val.max()) <= 1.0
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     accuracy = float(np.mean(probabilities.argmax(axis=1) == y_val.argmax(axis=1)))
-    assert accuracy >= 0.75, (accuracy, history.history)  # measured 1.0 on 12 validation crops; chance is 0.33
+    assert accuracy >= 0.75, (accuracy, history.history)  # chance is 0.33
 
     path = tmp_path / "article.keras"
     model.save(path)

@@ -215,6 +215,9 @@ def pretrained_model(
         raise SurgeryError(f"classes={classes} needs include_top=True (or add a head: model.replace_head({classes})).")
     spec = registry.get(name)
     full = load_pretrained(spec.name, weights, include_top, input_shape, classifier_activation)
+    for layer in full.layers[:3]:
+        if type(layer).__name__ == "Preprocess":
+            layer.auto_range = True  # Keras 2 code feeds 0-1 (rescale=1./255) as often as 0-255
     top = surgery.top_layers(full)
     backbone = surgery.pop(full, len(top)) if top else full
     layers: list[Any] = [keras.Input(shape=backbone.input_shape[1:], name="image"), backbone, *top]

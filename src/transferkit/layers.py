@@ -17,7 +17,11 @@ import keras  # noqa: E402  (after the backend is chosen)
 
 @keras.saving.register_keras_serializable(package="transferkit")
 class Preprocess(keras.layers.Layer):
-    """Optional RGB->BGR swap, then ``(x - mean) / std``, on 0-255 RGB input."""
+    """Optional RGB->BGR swap, then ``(x - mean) / std``, on 0-255 RGB input.
+
+    ``auto_range=True`` also accepts 0-1 input, detected per batch (maximum <= 1), for code written for
+    Keras 2 that rescales by 1/255 before the model (the article's ``ImageDataGenerator(rescale=1./255)``).
+    """
 
     def __init__(
         self,
@@ -25,6 +29,7 @@ class Preprocess(keras.layers.Layer):
         std: tuple[float, ...] = (1.0, 1.0, 1.0),
         bgr: bool = False,
         crop_pct: float | None = None,
+        auto_range: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -32,10 +37,13 @@ class Preprocess(keras.layers.Layer):
         self.std = tuple(float(s) for s in std)
         self.bgr = bool(bgr)
         self.crop_pct = crop_pct
+        self.auto_range = bool(auto_range)
 
     def call(self, inputs: Any) -> Any:
         ops = keras.ops
         x = ops.cast(inputs, self.compute_dtype)
+        if self.auto_range:
+            x = x * ops.where(ops.max(x) <= 1.0, 255.0, 1.0)
         if self.bgr:
             x = ops.flip(x, axis=-1)
         if any(m != 0.0 for m in self.mean):
@@ -49,5 +57,7 @@ class Preprocess(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = super().get_config()
-        config.update(mean=list(self.mean), std=list(self.std), bgr=self.bgr, crop_pct=self.crop_pct)
+        config.update(
+            mean=list(self.mean), std=list(self.std), bgr=self.bgr, crop_pct=self.crop_pct, auto_range=self.auto_range
+        )
         return config
