@@ -34,6 +34,7 @@ _backend.configure()  # none of the imports above imports Keras
 _LAZY = {
     "ImageDataGenerator": ("legacy", "ImageDataGenerator"),
     "applications": ("applications", None),
+    "augment": ("augment", None),
     "data": ("data", None),
     "report": ("report", None),
     "surgery": ("surgery", None),
@@ -64,6 +65,7 @@ __all__ = [
     "WeightsError",
     "__version__",
     "applications",
+    "augment",
     "data",
     "load_classifier",
     "load_pretrained",

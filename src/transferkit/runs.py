@@ -178,8 +178,8 @@ def train(settings: TrainSettings, resume: bool = False, overwrite: bool = False
     plain_val = val_data.without_augmentation()
     probabilities = np.asarray(classifier.model.predict(plain_val, verbose=0))
     metrics = report.write_report(
-        out, plain_val.labels[: len(probabilities)], probabilities, classifier.class_names,
-        paths=plain_val.files, history=history, skipped_files=[*train_data.skipped, *_new(val_data, train_data)],
+        out, plain_val.usable_labels, probabilities, classifier.class_names,
+        paths=plain_val.usable_files, history=history, skipped_files=[*train_data.skipped, *_new(val_data, train_data)],
         train_seconds=seconds, settings=asdict(settings), title=f"transferkit: {settings.model} on {settings.data_dir}",
     )  # fmt: skip
     for name in (CHECKPOINT, STATE):
@@ -204,7 +204,7 @@ def evaluate(model_path: str, data_dir: str, batch_size: int = 32) -> dict[str, 
         data_dir, classifier.image_size, batch_size=batch_size, class_names=classifier.class_names, shuffle=False
     )
     probabilities = np.asarray(classifier.model.predict(dataset, verbose=0))
-    metrics = report.compute_metrics(dataset.labels[: len(probabilities)], probabilities, classifier.class_names)
+    metrics = report.compute_metrics(dataset.usable_labels, probabilities, classifier.class_names)
     metrics = {"accuracy": metrics["val_accuracy"], "loss": metrics["val_loss"], **metrics}
     metrics["skipped_files"] = [list(s) for s in dataset.skipped]
     metrics["images"] = int(len(probabilities))

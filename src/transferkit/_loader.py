@@ -1,0 +1,213 @@
+"""Decoding batches of image files in parallel threads, at reduced size, without letting one bad file stop a batch.
+
+Decoding goes through :mod:`transferkit.images` (``open_rgb`` with ``draft_size``, so libjpeg skips the
+detail a small target discards). Pillow releases the GIL while it decodes and resizes, so a thread per
+core keeps every core busy without the cost of processes. A file that fails is reported, not raised:
+the caller drops it from the batch and records it. Importing this module does not import Keras.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import sys
+import threading
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from . import images
+from .errors import DatasetError, ImageError
+
+#: Resampling filters by the names Keras uses for ``interpolation``.
+INTERPOLATIONS = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
+}
+COLOR_MODES = {"rgb": 3, "grayscale": 1}
+
+
+class SkippedFileWarning(UserWarning):
+    """A file in a dataset was skipped; the message names it and says why."""
+
+
+class SkipLog:
+    """The files a dataset skipped and why: thread-safe, one warning per file (quiet ones summarised)."""
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[str, str]] = []
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._seen
+
+    def add(self, path: str, reason: str, quiet: bool = False) -> None:
+        with self._lock:
+            if path in self._seen:
+                return
+            self._seen.add(path)
+            self.entries.append((path, reason))
+        if not quiet:
+            warnings.warn(f"Skipped '{path}': {reason}.", SkippedFileWarning, stacklevel=_caller())
+
+    def summarise(self, quiet: Sequence[tuple[str, str]]) -> None:
+        """Record quiet skips and warn once for all of them."""
+        for path, reason in quiet:
+            self.add(path, reason, quiet=True)
+        if quiet:
+            names = ", ".join(os.path.basename(p) or p for p, _ in quiet[:5]) + (", ..." if len(quiet) > 5 else "")
+            warnings.warn(
+                f"Skipped {len(quiet)} hidden, system or stray file(s) ({names}); see the dataset's `skipped`.",
+                SkippedFileWarning,
+                stacklevel=_caller(),
+            )
+
+
+def _caller() -> int:
+    """The stack level of the first frame outside transferkit, so a warning points at the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("transferkit"):
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    return level
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def pool() -> ThreadPoolExecutor:
+    """The process-wide decoding pool: one thread per core (decoding is CPU-bound and releases the GIL)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="transferkit-io")
+        return _pool
+
+
+def check_choice(name: str, value: object, allowed: Sequence[str | None]) -> None:
+    """Refuse a value outside ``allowed`` with a message naming the argument."""
+    if value not in allowed:
+        raise DatasetError(f"Unknown {name}={value!r}; use one of {', '.join(map(repr, allowed))}.")
+
+
+def probe(path: str, limit: int | None = None) -> str | None:
+    """Why ``path`` cannot be an image, from its header alone (fast: no pixel is decoded), or None.
+
+    Catches what a scan can see cheaply: not a regular file, empty, unreadable, not an image, too
+    many pixels. A truncated file is only found when it is decoded.
+    """
+    limit = limit or images.max_pixels()
+    if limit > (Image.MAX_IMAGE_PIXELS or 0):
+        Image.MAX_IMAGE_PIXELS = limit  # as images.open_rgb does: Pillow's own check would refuse first
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            return "not a regular file"  # a FIFO would block the reader forever
+        if info.st_size == 0:
+            return "the file is empty (0 bytes)"
+        with Image.open(path) as img:
+            width, height = img.size
+    except FileNotFoundError:
+        return "broken link or missing file"
+    except PermissionError:
+        return "permission denied"
+    except UnidentifiedImageError:
+        return "not an image format Pillow can read"
+    except Image.DecompressionBombError as exc:
+        return f"{exc} (a decompression bomb?)"
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        if getattr(exc, "errno", None) == errno.ELOOP:
+            return "symlink loop"
+        return f"unreadable ({exc})"
+    if width * height > limit:
+        return f"{width}x{height} is over the limit of {limit:,} pixels (a decompression bomb?)"
+    return None
+
+
+@dataclass(frozen=True)
+class Decoder:
+    """How files become arrays: target ``size`` (height, width), resampling filter, colour mode, crop policy."""
+
+    size: tuple[int, int]
+    interpolation: str = "bilinear"
+    color_mode: str = "rgb"
+    keep_aspect_ratio: bool = False
+    max_pixels: int | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("interpolation", self.interpolation, list(INTERPOLATIONS))
+        check_choice("color_mode", self.color_mode, list(COLOR_MODES))
+        if len(self.size) != 2 or not all(isinstance(s, (int, np.integer)) and s > 0 for s in self.size):
+            raise DatasetError(f"An image size is (height, width) in pixels, both positive; received {self.size!r}.")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (int(self.size[0]), int(self.size[1]), COLOR_MODES[self.color_mode])
+
+    def decode(self, path: str) -> np.ndarray:
+        """One file as a ``uint8`` array of :attr:`shape`; raises :class:`ImageError` naming it."""
+        height, width = self.size
+        img = images.open_rgb(path, draft_size=(width, height), limit=self.max_pixels)
+        if self.keep_aspect_ratio:  # centre crop to the target's aspect ratio, as Keras's load_img does
+            w, h = img.size
+            crop_h, crop_w = min(h, (w * height) // width), min(w, (h * width) // height)
+            top, left = (h - crop_h) // 2, (w - crop_w) // 2
+            img = img.resize(
+                (width, height), INTERPOLATIONS[self.interpolation], box=(left, top, left + crop_w, top + crop_h)
+            )
+        elif self.interpolation == "bilinear":
+            img = images.fit(img, (height, width))
+        elif img.size != (width, height):
+            img = img.resize((width, height), INTERPOLATIONS[self.interpolation])
+        if self.color_mode == "grayscale":
+            img = img.convert("L")
+        array = np.asarray(img, dtype=np.uint8)
+        return array[..., None] if array.ndim == 2 else array
+
+    def load(self, paths: Sequence[str]) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
+        """Decode ``paths`` in parallel: the ``uint8`` batch of those that worked, their indices, the failures."""
+        batch = np.empty((len(paths), *self.shape), np.uint8)
+
+        def one(i: int) -> str | None:
+            try:
+                batch[i] = self.decode(paths[i])
+                return None
+            except ImageError as exc:
+                return exc.reason
+
+        reasons = list(pool().map(one, range(len(paths)))) if len(paths) > 1 else [one(i) for i in range(len(paths))]
+        kept = [i for i, reason in enumerate(reasons) if reason is None]
+        failed = [(paths[i], reason) for i, reason in enumerate(reasons) if reason is not None]
+        return (batch if len(kept) == len(paths) else batch[kept]), kept, failed
+
+
+def load_batch(
+    decoder: Decoder, paths: Sequence[str], indices: np.ndarray, bad: set[int], skips: SkipLog, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decode ``paths[indices]``, dropping files that fail (remembered in ``bad``, logged in ``skips``).
+
+    Returns the ``uint8`` images and the indices they came from. A batch is never empty: if every file in
+    it fails, files from the rest of the dataset stand in (an empty batch would break training).
+    """
+    indices = np.asarray([i for i in indices if i not in bad], dtype=np.int64)
+    while True:
+        batch, kept, failed = decoder.load([paths[i] for i in indices])
+        for path, reason in failed:
+            skips.add(path, reason)
+        bad.update(int(i) for i in np.delete(indices, kept))
+        if kept:
+            return batch, indices[kept]
+        left = np.setdiff1d(np.arange(len(paths)), np.fromiter(bad, np.int64, len(bad)))
+        if not len(left):
+            raise DatasetError("None of the images could be decoded; see the warnings or the dataset's `skipped`.")
+        indices = rng.choice(left, min(max(len(indices), 1), len(left)), replace=False)
