@@ -106,11 +106,14 @@ def test_pixels_without_augmentation_match_keras(folder: Path, interpolation: st
     """PNGs decode identically. JPEGs are decoded at reduced size (libjpeg DCT scaling) where Keras decodes
     them whole: with a smoothing filter the per-image mean difference measured at most 3.7 (bilinear) and
     4.3 (bicubic) levels of 255 on these photos, hence 5. With ``nearest`` Keras picks single pixels of the
-    full image, so the two differ by up to 14 levels; ours is the one closer to an area-averaged resize."""
+    full image, so the two differ by up to 14 levels; ours is the one closer to an area-averaged resize.
+    Our bilinear resize is torch's uint8 kernel, which rounds a few pixels one level off Pillow's."""
     ours, theirs = _both(folder, {}, target_size=(96, 96), batch_size=13, shuffle=False, interpolation=interpolation)
     for name, path, x, y in zip(ours.filenames, ours.filepaths, ours[0][0], theirs[0][0]):
         diff = np.abs(x - y).mean()
-        if name.endswith(".png"):
+        if name.endswith(".png") and interpolation == "bilinear":
+            assert np.abs(x - y).max() <= 1.0 and diff < 0.01, (name, diff)
+        elif name.endswith(".png"):
             assert diff == 0.0, name
         elif interpolation != "nearest":
             assert diff < 5.0, (name, diff)
