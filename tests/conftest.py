@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,18 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["TRANSFERKIT_CACHE_DIR"] = str(path)
     os.environ.pop("TRANSFERKIT_OFFLINE", None)
     return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Building a model is mostly weight initialisation; with several test processes sharing 2 cores, torch's
+    thread pool oversubscribes them: builds measured 4-6x faster with one thread."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _save(array: np.ndarray, path: Path) -> Path:

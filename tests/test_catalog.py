@@ -33,16 +33,7 @@ def _free_models() -> Iterator[None]:
     gc.collect()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """Building a model is mostly weight initialisation; with several test processes sharing 2 cores, torch's
-    thread pool oversubscribes them: builds measured 4-6x faster with one thread."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def photo(path: Path, model: Any) -> np.ndarray:

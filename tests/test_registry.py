@@ -30,16 +30,7 @@ def params(specs: list[ModelSpec]) -> list[Any]:
     return [pytest.param(s, id=s.name, marks=[pytest.mark.slow] if heavy(s) else []) for s in specs]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """Building a model is mostly weight initialisation; with several test processes sharing 2 cores, torch's
-    thread pool oversubscribes them: builds measured 4-6x faster with one thread."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_the_zoo_is_every_keras_application_plus_three_lites() -> None:

@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="fine-tune a pretrained model on a folder of class sub-folders",
         description="Fine-tune a pretrained model on DATA_DIR/<class>/*.jpg. Phase one trains a new head on cached "
-        "backbone features (seconds per epoch); phase two fine-tunes the top 30%% of the backbone at a tenth of the "
+        "backbone features (seconds per epoch); phase two fine-tunes the top 30% of the backbone at a tenth of the "
         "learning rate. The run folder gets model.keras, metrics.json, history.csv, plots and report.html.",
     )
     p.add_argument("data_dir", metavar="DATA_DIR")
