@@ -38,5 +38,8 @@ def keras() -> Any:
     configure()
     import keras as _keras
 
+    from . import _keras_fixes
+
     _check(_keras.backend.backend())
+    _keras_fixes.apply(_keras)
     return _keras
