@@ -17,7 +17,7 @@ def main() -> None:
     from transferkit.samples import texture_folders
 
     with tempfile.TemporaryDirectory() as tmp:
-        train_dir, val_dir = texture_folders(tmp, train_per_class=30, val_per_class=15, size=256)
+        train_dir, val_dir = texture_folders(tmp, train_per_class=100, val_per_class=50, size=256)
         train = data.image_folder(train_dir, SIZE, batch_size=32, seed=0)
         val = data.image_folder(val_dir, SIZE, batch_size=32, class_names=train.class_names, shuffle=False)
 
