@@ -153,7 +153,7 @@ def _fit_head_on_features(
 
     keras = _keras()
     clean = unaugmented(train)
-    augmenting = clean is not train
+    augmenting = clean is not train and getattr(train, "augment", True) is not None  # not merely shuffled
     n_views = views if views is not None else (3 if augmenting else 1)
     sources = [clean] + [train] * (n_views - 1 if augmenting else 0)
     cached = features.extract(classifier, sources, folder=folder, verbose=common["verbose"] != 0)
