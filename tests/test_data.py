@@ -361,18 +361,3 @@ def test_both_paths_train_on_the_jax_backend(photos_folder: Path) -> None:
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
-
-
-@pytest.mark.parametrize("size", [(96, 128), (700, 300)])
-def test_fast_bilinear_resize_matches_pillow(size: tuple[int, int]) -> None:
-    """The loader's torch resize gives Pillow's antialiased bilinear pixels (what prediction uses), down and up,
-    colour and grayscale, to within one level."""
-    from skimage import data as photos
-
-    from transferkit._loader import resize_bilinear
-
-    for array in (photos.chelsea(), photos.camera()):
-        expected = np.asarray(Image.fromarray(array).resize(size[::-1], Image.Resampling.BILINEAR), np.int16)
-        got = resize_bilinear(np.ascontiguousarray(array), size).astype(np.int16)
-        assert got.shape == expected.shape
-        assert np.abs(got - expected).max() <= 1

@@ -171,7 +171,7 @@ class Decoder:
         if img.size == (width, height) or self.keep_aspect_ratio:
             array = np.asarray(img, dtype=np.uint8)
         elif self.interpolation == "bilinear":
-            array = resize_bilinear(np.array(img, dtype=np.uint8), (height, width))
+            array = images.resize_bilinear(np.asarray(img), (height, width))
         else:
             array = np.asarray(img.resize((width, height), INTERPOLATIONS[self.interpolation]), dtype=np.uint8)
         return array[..., None] if array.ndim == 2 else array
@@ -191,22 +191,6 @@ class Decoder:
         kept = [i for i, reason in enumerate(reasons) if reason is None]
         failed = [(paths[i], reason) for i, reason in enumerate(reasons) if reason is not None]
         return (batch if len(kept) == len(paths) else batch[kept]), kept, failed
-
-
-def resize_bilinear(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Antialiased bilinear resize of a ``uint8`` (H, W[, C]) image to ``size`` = (height, width).
-
-    The pixels of Pillow's ``BILINEAR`` (what :func:`transferkit.images.fit` and so prediction use; they
-    differ by at most one level, rarely) at about 2.5x its speed: torch's uint8 kernel. Bilinear is the
-    default, so this is most of the cost of a batch after decoding.
-    """
-    import torch
-    import torch.nn.functional as F
-
-    planes = torch.from_numpy(array if array.ndim == 3 else array[..., None]).permute(2, 0, 1).unsqueeze(0)
-    out = F.interpolate(planes, size=size, mode="bilinear", antialias=True, align_corners=False)
-    result = out[0].permute(1, 2, 0).numpy()
-    return result if array.ndim == 3 else result[..., 0]
 
 
 def load_batch(

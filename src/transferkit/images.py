@@ -13,7 +13,8 @@ Fitting (:func:`fit`), two policies:
 - ``crop_pct=0.875`` (ImageNet classifiers): the shorter side is resized to ``size / crop_pct`` and the
   centre is cropped -- the protocol the published ImageNet accuracies are measured with.
 
-Both resize with Pillow's antialiased bilinear filter. Pixel values stay 0-255; each model normalises
+Both resize with antialiased bilinear filtering (:func:`resize_bilinear`), for prediction and training
+alike. Pixel values stay 0-255; each model normalises
 inside itself (its first layer, saved with it), so no caller ever normalises by hand.
 
 Arrays passed in are taken as RGB (or grayscale/RGBA) with values 0-255, except float arrays whose
@@ -138,14 +139,33 @@ def fit(img: Image.Image, size: tuple[int, int], crop_pct: float | None = None) 
     """Resize (and with ``crop_pct``, centre-crop) to ``size`` = (height, width); see the module doc."""
     height, width = size
     if crop_pct is None:
-        if img.size != (width, height):
-            img = img.resize((width, height), Image.Resampling.BILINEAR)
-        return img
+        return img if img.size == (width, height) else _resized(img, (height, width))
     scale = max(height, width) / crop_pct / min(img.size)
     new_w, new_h = max(width, round(img.size[0] * scale)), max(height, round(img.size[1] * scale))
-    img = img.resize((new_w, new_h), Image.Resampling.BILINEAR)
+    img = _resized(img, (new_h, new_w))
     left, top = (new_w - width) // 2, (new_h - height) // 2
     return img.crop((left, top, left + width, top + height))
+
+
+def _resized(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+    if img.mode not in ("RGB", "L"):
+        return img.resize(size[::-1], Image.Resampling.BILINEAR)
+    return Image.fromarray(resize_bilinear(np.asarray(img), size))
+
+
+def resize_bilinear(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Antialiased bilinear resize of a ``uint8`` (H, W[, C]) image to ``size`` = (height, width).
+
+    Pillow's ``BILINEAR`` pixels (at most one level apart, rarely) at about 2.5x its speed: torch's uint8
+    kernel. After decoding, resizing is most of the cost of loading a training batch.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    planes = torch.from_numpy(np.array(array if array.ndim == 3 else array[..., None], np.uint8))
+    out = F.interpolate(planes.permute(2, 0, 1)[None], size=size, mode="bilinear", antialias=True, align_corners=False)
+    result = out[0].permute(1, 2, 0).numpy()
+    return result if array.ndim == 3 else result[..., 0]
 
 
 def load(source: ImageSource, size: tuple[int, int], crop_pct: float | None = None) -> np.ndarray:
