@@ -8,10 +8,11 @@ one run measures a full epoch through:
 - Keras 3's ``keras.src.legacy.preprocessing.image.ImageDataGenerator`` (Keras 2's code),
 - ``transferkit.legacy.ImageDataGenerator`` with the same arguments,
 - ``transferkit.data.image_folder`` with the same augmentation (``shear=0.2`` degrees, ``zoom=0.2``,
-  ``flip``; it yields 0-255, the input transferkit models take, so there is no rescale),
+  ``flip``; it yields 0-255, the input transferkit models take, so there is no rescale): each image is
+  resized and warped in one bilinear pass from the reduced-size JPEG decode, in the loader threads,
 - the same with ``interpolation="nearest"``, the resize Keras 2's ``flow_from_directory`` uses by default
-  (``image_folder`` defaults to antialiased bilinear, as transferkit's prediction does: better, and it
-  costs about 0.3 ms of CPU per image through torch's uint8 kernel, 0.6-1 ms through Pillow's),
+  (``image_folder`` defaults to bilinear, as transferkit's prediction does: better, for about the same cost,
+  as the augmented batches are resized and warped in one pass either way),
 - the ``image_folder`` dataset read the way ``model.fit`` reads it (Keras's PyDataset adapter, whose
   worker threads prefetch batches).
 

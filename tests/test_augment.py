@@ -73,6 +73,28 @@ def test_geometric_names_share_one_warp(batch) -> None:  # type: ignore[no-untyp
     assert out.shape == x.shape
 
 
+def test_geometry_comes_first_and_only_an_interpolating_one_is_left_to_the_loader() -> None:
+    aug = augment.build(["brightness", "zoom", "contrast", "flip"])
+    assert aug is not None and aug.names == ["geometry", "brightness", "contrast"]
+    assert aug.geometry is aug.steps[0][1]
+    assert augment.build("flip").geometry is None  # a mirror is a copy, after the usual resize
+    assert augment.build("brightness").geometry is None
+
+
+def test_geometry_matrices_mirror_both_ways(batch) -> None:  # type: ignore[no-untyped-def]
+    x, _ = batch
+    geometry = augment.build(["flip=both", "zoom=0"]).geometry  # zoom 1 +- 0: only the mirrors move pixels
+    m = geometry.matrices(len(x), 64, 64, np.random.default_rng(5))
+    out = _affine.warp(x, m)
+    seen = set()
+    for o, i, mi in zip(out, x, m):
+        rows, cols = mi[0, 0] < 0, mi[1, 1] < 0
+        expect = i[::-1] if rows else i
+        np.testing.assert_allclose(o, expect[:, ::-1] if cols else expect, atol=1e-3)
+        seen.add((bool(rows), bool(cols)))
+    assert len(seen) > 1
+
+
 def test_rotation_by_90_degrees_is_an_exact_quarter_turn(batch) -> None:  # type: ignore[no-untyped-def]
     x, _ = batch
     out = _affine.warp(x, _matrices(len(x), angle=90.0))

@@ -248,6 +248,30 @@ def test_augmented_and_plain_batches_and_reproducible_views(photos_folder: Path)
     assert first.shape == ds[0][1].shape
 
 
+@pytest.mark.parametrize("size", [(224, 224), (96, 160), (300, 200)])
+def test_loader_warps_in_its_resize_as_resizing_then_warping_would(photo_dir: Path, size: tuple[int, int]) -> None:
+    """One bilinear pass from the decoded photo (reduced first when over twice the target) lands where the
+    antialiased resize followed by the batch warp does: well under the gap that half a pixel makes."""
+    from transferkit import _affine, augment
+    from transferkit._loader import Decoder
+
+    geometry = augment.build(["flip=both", "rotate=20", "zoom=0.3", "shear=10", "shift=0.1"]).geometry
+    decoder = Decoder(size)
+    for path in sorted(photo_dir.iterdir()):  # a 451x300 PNG, 400x300 and 512x512 JPEGs
+        m = geometry.matrices(4, *size, np.random.default_rng(1))
+        resized = decoder.decode(str(path)).astype(np.float32)
+        expect = _affine.warp(np.repeat(resized[None], 4, axis=0), m, "bilinear", "reflect")
+        fused = np.stack([decoder.decode(str(path), mi) for mi in m])
+        assert fused.shape == (4, *size, 3) and fused.dtype == np.uint8
+        half_pixel = np.stack([decoder.decode(str(path), mi + [[0, 0, 0.5], [0, 0, 0.5]]) for mi in m])
+        error, error_half_pixel = np.abs(fused - expect).mean(), np.abs(half_pixel - expect).mean()
+        assert error < 0.67 * error_half_pixel and error < 5, (path.name, error, error_half_pixel)
+        identity = decoder.decode(str(path), np.array([[1.0, 0, 0], [0, 1.0, 0]]))
+        assert np.abs(identity - resized).mean() < 3, path.name
+    square = Decoder(size, color_mode="grayscale", keep_aspect_ratio=True)
+    assert square.decode(str(photo_dir / "coffee.jpg"), m[0]).shape == (*size, 1)
+
+
 def test_preprocessing_replaces_the_0_255_default(photos_folder: Path) -> None:
     import keras
 

@@ -1,10 +1,16 @@
-"""Warping a whole batch of images by one affine matrix each, in a single call: the fast core of augmentation.
+"""Warping images by affine matrices: a whole float batch in one call (:func:`warp`), or one decoded ``uint8``
+image straight to its target size (:func:`warp_image`), the fast core of augmentation.
 
 Why not ``keras.ops.image.affine_transform`` (or the Keras layers built on it)? On CPU it measured
 280 ms to 10 s for a 32x224x224 batch on the torch backend and 360 ms on JAX, slower than the per-image
 SciPy calls that made Keras 2's generator slow; ``torch.nn.functional.grid_sample`` does the same warp
 in about 10 ms. This is data loading, not model code: it runs on numpy batches in the loader threads
 whichever backend Keras uses (torch is a dependency of transferkit), so models stay backend-agnostic.
+
+:func:`warp_image` is what ``transferkit.data`` uses while decoding: resize and augmentation in one
+bilinear pass from the draft-decoded photo, by OpenCV's fixed-point ``uint8`` kernel (``cv2.warpAffine``,
+about 0.4 ms for a 224x224 output, against 1 ms for ``grid_sample`` on floats plus 0.5 ms for the
+separate resize). It runs in the loader threads, one image each (OpenCV releases the GIL).
 
 Coordinates follow SciPy's ``ndimage.affine_transform``: output pixel ``(row, col)`` takes its value from
 input position ``M[:, :2] @ (row, col) + M[:, 2]``, pixel centres at integers.
@@ -87,6 +93,21 @@ def warp(
     if outside is not None:
         out = out.masked_fill(outside[:, None], float(cval))
     return out.permute(0, 2, 3, 1).numpy()  # a strided view: callers copy it where they store it
+
+
+def warp_image(
+    image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], interpolation: str = "bilinear"
+) -> np.ndarray:
+    """Warp a ``uint8`` (H, W[, C]) image by one ``(2, 3)`` matrix into a new ``size`` = (height, width) image,
+    reflecting at the edges (SciPy's ``reflect``, the edge pixel repeated). ``interpolation``: ``nearest``,
+    ``bicubic``, ``lanczos``, or bilinear for any other name (``box`` and ``hamming`` have no warp)."""
+    import cv2
+
+    xy = np.asarray(matrix, np.float64)[::-1][:, [1, 0, 2]]  # (row, col) -> OpenCV's (x, y)
+    names = {"nearest": cv2.INTER_NEAREST, "bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
+    flags = names.get(interpolation, cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP  # output pixel -> input position
+    return cv2.warpAffine(np.ascontiguousarray(image), xy, (int(size[1]), int(size[0])), flags=flags,
+                          borderMode=cv2.BORDER_REFLECT)  # fmt: skip
 
 
 def legacy_matrices(

@@ -1,10 +1,10 @@
 """Decoding batches of image files in parallel threads, at reduced size, without letting one bad file stop a batch.
 
 Decoding goes through :mod:`transferkit.images` (``open_rgb`` with ``draft_size``, so libjpeg skips the
-detail a small target discards). Pillow (decoding) and torch (the default bilinear resize) release the
-GIL, so a thread per core keeps every core busy without the cost of processes. A file that fails is
-reported, not raised: the caller drops it from the batch and records it. Importing this module does not
-import Keras.
+detail a small target discards). Pillow (decoding), torch (the default bilinear resize) and OpenCV (the
+warp of an augmenting dataset, resize included) release the GIL, so a thread per core keeps every core
+busy without the cost of processes. A file that fails is reported, not raised: the caller drops it from
+the batch and records it. Importing this module does not import Keras.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ import stat
 import sys
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from . import images
+from . import _affine, images
 from .errors import DatasetError, ImageError
 
 #: Resampling filters by the names Keras uses for ``interpolation``.
@@ -155,20 +156,28 @@ class Decoder:
     def shape(self) -> tuple[int, int, int]:
         return (int(self.size[0]), int(self.size[1]), COLOR_MODES[self.color_mode])
 
-    def decode(self, path: str) -> np.ndarray:
-        """One file as a ``uint8`` array of :attr:`shape`; raises :class:`ImageError` naming it."""
+    def decode(self, path: str, matrix: np.ndarray | None = None) -> np.ndarray:
+        """One file as a ``uint8`` array of :attr:`shape`; raises :class:`ImageError` naming it.
+
+        ``matrix`` (``(2, 3)``, from output pixels to positions in the image at the target size, as in
+        :mod:`transferkit._affine`) warps the image in the same pass that resizes it.
+        """
         height, width = self.size
         img = images.open_rgb(path, draft_size=(width, height), limit=self.max_pixels)
+        w, h = img.size
+        box = (0, 0, w, h)
         if self.keep_aspect_ratio:  # centre crop to the target's aspect ratio, as Keras's load_img does
-            w, h = img.size
             crop_h, crop_w = min(h, (w * height) // width), min(w, (h * width) // height)
             top, left = (h - crop_h) // 2, (w - crop_w) // 2
-            img = img.resize(
-                (width, height), INTERPOLATIONS[self.interpolation], box=(left, top, left + crop_w, top + crop_h)
-            )
+            box = (left, top, left + crop_w, top + crop_h)
+        if matrix is not None:
+            array = self._warp(img, box, matrix)
+            return array[..., None] if array.ndim == 2 else array
+        if self.keep_aspect_ratio:
+            img = img.resize((width, height), INTERPOLATIONS[self.interpolation], box=box)
         if self.color_mode == "grayscale":
             img = img.convert("L")
-        if img.size == (width, height) or self.keep_aspect_ratio:
+        if img.size == (width, height):
             array = np.asarray(img, dtype=np.uint8)
         elif self.interpolation == "bilinear":
             array = images.resize_bilinear(np.asarray(img), (height, width))
@@ -176,13 +185,35 @@ class Decoder:
             array = np.asarray(img.resize((width, height), INTERPOLATIONS[self.interpolation]), dtype=np.uint8)
         return array[..., None] if array.ndim == 2 else array
 
-    def load(self, paths: Sequence[str]) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
-        """Decode ``paths`` in parallel: the ``uint8`` batch of those that worked, their indices, the failures."""
-        batch = np.empty((len(paths), *self.shape), np.uint8)
+    def _warp(self, img: Image.Image, box: tuple[int, int, int, int], matrix: np.ndarray) -> np.ndarray:
+        """Resize the ``box`` of ``img`` to the target size and warp it by ``matrix``, in one pass.
+
+        A source more than twice the target is first box-filtered down by a whole factor (Pillow's
+        ``reduce``, after JPEG's own reduced decoding), so that sampling it does not alias.
+        """
+        height, width = self.size
+        if self.color_mode == "grayscale":
+            img = img.convert("L")
+        left, top, right, bottom = map(float, box)
+        factor = (max(1, int((right - left) / width)), max(1, int((bottom - top) / height)))
+        if factor != (1, 1):
+            img = img.reduce(factor, box=box)
+            left, top, right, bottom = 0.0, 0.0, (right - left) / factor[0], (bottom - top) / factor[1]
+        sy, sx = (bottom - top) / height, (right - left) / width  # target pixel centres -> source positions
+        to_source = np.array([[sy, 0.0, top + sy / 2 - 0.5], [0.0, sx, left + sx / 2 - 0.5], [0.0, 0.0, 1.0]])
+        matrix = (to_source @ np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
+        return _affine.warp_image(np.asarray(img), matrix, self.size, self.interpolation)
+
+    def load(
+        self, paths: Sequence[str], matrices: np.ndarray | None = None, dtype: Any = np.uint8
+    ) -> tuple[np.ndarray, list[int], list[tuple[str, str]]]:
+        """Decode ``paths`` in parallel (each warped by its row of ``matrices``, if given) into a ``dtype``
+        batch: the batch of those that worked, their indices, the failures."""
+        batch = np.empty((len(paths), *self.shape), dtype)
 
         def one(i: int) -> str | None:
             try:
-                batch[i] = self.decode(paths[i])
+                batch[i] = self.decode(paths[i], None if matrices is None else matrices[i])
                 return None
             except ImageError as exc:
                 return exc.reason
@@ -194,16 +225,25 @@ class Decoder:
 
 
 def load_batch(
-    decoder: Decoder, paths: Sequence[str], indices: np.ndarray, bad: set[int], skips: SkipLog, rng: np.random.Generator
+    decoder: Decoder,
+    paths: Sequence[str],
+    indices: np.ndarray,
+    bad: set[int],
+    skips: SkipLog,
+    rng: np.random.Generator,
+    warps: Callable[[int], np.ndarray] | None = None,
+    dtype: Any = np.uint8,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Decode ``paths[indices]``, dropping files that fail (remembered in ``bad``, logged in ``skips``).
 
-    Returns the ``uint8`` images and the indices they came from. A batch is never empty: if every file in
+    ``warps(n)`` gives the matrices to warp ``n`` images by while decoding them. Returns the ``dtype``
+    images and the indices they came from. A batch is never empty: if every file in
     it fails, files from the rest of the dataset stand in (an empty batch would break training).
     """
     indices = np.asarray([i for i in indices if i not in bad], dtype=np.int64)
     while True:
-        batch, kept, failed = decoder.load([paths[i] for i in indices])
+        matrices = warps(len(indices)) if warps is not None else None
+        batch, kept, failed = decoder.load([paths[i] for i in indices], matrices, dtype)
         for path, reason in failed:
             skips.add(path, reason)
         bad.update(int(i) for i in np.delete(indices, kept))

@@ -21,10 +21,11 @@ cutmix     ``keras.layers.CutMix(factor=1.0)``                 Keras layer (mixe
 Keras 3's own layers are used where they fit. The geometric ones are not: RandomRotation, RandomZoom,
 RandomShear and RandomTranslation each measured 0.3-0.4 s per 32x224x224 batch on the torch backend
 (one interpolation pass each), and ``keras.layers.RandAugment`` computes all eleven of its ops for every
-batch and took 15 s. So the geometric names are composed into one matrix per image and warped once, and
-``randaugment`` draws two of twelve ops (identity, rotate, shear x/y, translate x/y, brightness,
-contrast, colour, solarize, posterize, autocontrast) per image and applies each to the images that drew
-it. Importing this module imports Keras.
+batch and took 15 s. So the geometric names are composed into one matrix per image and warped once,
+first whatever their place in the list (``image_folder`` does it while decoding, in the same bilinear
+pass as the resize; see :attr:`Augmenter.geometry`), and ``randaugment`` draws two of twelve ops
+(identity, rotate, shear x/y, translate x/y, brightness, contrast, colour, solarize, posterize,
+autocontrast) per image and applies each to the images that drew it. Importing this module imports Keras.
 """
 
 from __future__ import annotations
@@ -56,12 +57,22 @@ class Augmenter:
     steps: list[tuple[str, Step]] = field(default_factory=list)
     mixes_labels: bool = False
 
-    def __call__(self, images: np.ndarray, labels: Any, rng: np.random.Generator, copy: bool = True) -> Batch:
-        """Augment a float 0-255 batch; ``copy=False`` lets the steps write into ``images`` (float32)."""
+    def __call__(
+        self, images: np.ndarray, labels: Any, rng: np.random.Generator, copy: bool = True, geometry: bool = True
+    ) -> Batch:
+        """Augment a float 0-255 batch; ``copy=False`` lets the steps write into ``images`` (float32);
+        ``geometry=False`` leaves out the warp of :attr:`geometry` (the loader did it)."""
         images = np.array(images, np.float32) if copy else images
-        for _, step in self.steps:
+        for _, step in self.steps if geometry or self.geometry is None else self.steps[1:]:
             images, labels = step(images, labels, rng)
         return images, labels
+
+    @property
+    def geometry(self) -> _Geometry | None:
+        """The warp a loader can fuse with its resize (one bilinear pass from the decoded photo, in its
+        threads): the geometric names, always the first step, when they interpolate (not a flip alone)."""
+        step = self.steps[0][1]
+        return step if isinstance(step, _Geometry) and step.interpolates else None
 
     @property
     def names(self) -> list[str]:
@@ -87,8 +98,8 @@ def build(augment: Any, seed: int | None = None) -> Augmenter | None:
                 raise DatasetError(f"Unknown augmentation '{name}'.{hint} Known: {', '.join(NAMES)}.")
             if name in GEOMETRIC:
                 geometric[name] = _strength(name, value, GEOMETRIC[name])
-                if len(geometric) == 1:  # all geometric names share one warp, placed at the first of them
-                    out.steps.append(("geometry", _Geometry(geometric)))
+                if len(geometric) == 1:  # all geometric names share one warp, done first (see Augmenter.geometry)
+                    out.steps.insert(0, ("geometry", _Geometry(geometric)))
             else:
                 out.steps.append((name, _named(name, value, seed)))
                 out.mixes_labels |= name in ("mixup", "cutmix")
@@ -149,8 +160,11 @@ class _Geometry:
     def __init__(self, strengths: dict[str, Any]) -> None:
         self.strengths = strengths  # filled in as names are parsed
 
-    def __call__(self, images: np.ndarray, labels: Any, rng: np.random.Generator) -> Batch:
-        n, height, width = images.shape[:3]
+    @property
+    def interpolates(self) -> bool:
+        return set(self.strengths) != {"flip"}
+
+    def _draw(self, n: int, height: int, width: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         s = self.strengths
         flip = s.get("flip")
         flip_h = np.logical_and(rng.random(n) < 0.5, flip in ("horizontal", "both"))
@@ -159,12 +173,24 @@ class _Geometry:
         shear = rng.uniform(-1, 1, n) * s.get("shear", 0.0)
         zoom = 1 + rng.uniform(-1, 1, n) * s.get("zoom", 0.0)
         shift = rng.uniform(-1, 1, (2, n)) * s.get("shift", 0.0) * np.array([[height], [width]])
-        images[flip_v] = images[flip_v, ::-1]
-        if set(s) == {"flip"}:  # nothing to interpolate: a mirror is a copy
+        return flip_h, flip_v, angle, shear, zoom, shift
+
+    def matrices(self, n: int, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` sampling matrices (``(n, 2, 3)``, see :mod:`transferkit._affine`) for ``height x width`` images."""
+        flip_h, flip_v, angle, shear, zoom, shift = self._draw(n, height, width, rng)
+        m = _affine.matrices(height, width, angle, shear, zoom, shift[0], shift[1], flip_h)
+        m[flip_v, 0] *= -1  # mirror the source rows: row -> height - 1 - row
+        m[flip_v, 0, 2] += height - 1
+        return m
+
+    def __call__(self, images: np.ndarray, labels: Any, rng: np.random.Generator) -> Batch:
+        n, height, width = images.shape[:3]
+        if not self.interpolates:  # nothing to interpolate: a mirror is a copy
+            flip_h, flip_v = self._draw(n, height, width, rng)[:2]
+            images[flip_v] = images[flip_v, ::-1]
             images[flip_h] = images[flip_h, :, ::-1]
             return images, labels
-        m = _affine.matrices(height, width, angle, shear, zoom, shift[0], shift[1], flip_h)
-        return _affine.warp(images, m, "bilinear", "reflect"), labels
+        return _affine.warp(images, self.matrices(n, height, width, rng), "bilinear", "reflect"), labels
 
 
 class _RandAugment:

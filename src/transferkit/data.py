@@ -4,7 +4,8 @@ messy photo folders.
 :func:`image_folder` and :func:`image_table` return :class:`ImageDataset`, a ``keras.utils.PyDataset``
 (``model.fit`` / ``evaluate`` / ``predict`` on the torch and JAX backends) of float32 0-255 RGB batches --
 what every transferkit model takes -- with one-hot labels by default. Files are decoded in parallel
-threads at reduced size; augmentation (:mod:`transferkit.augment`) runs on whole batches.
+threads at reduced size; the geometric augmentations are done there too, in the same bilinear pass as
+the resize, and the rest of augmentation (:mod:`transferkit.augment`) runs on whole batches.
 
 The validation split is stratified (each class split in the same proportion) and seeded by hashing
 each file's path relative to the folder, so the same seed picks the same files on every machine, and
@@ -147,11 +148,13 @@ class ImageDataset(keras.utils.PyDataset):
         order = self.order() if view is None else np.arange(len(self.files))
         wanted = order[index * self.batch_size : (index + 1) * self.batch_size]
         wanted = wanted[[self.files[i] not in self._skips for i in wanted]]  # known broken, maybe by another view
-        pixels, kept = load_batch(self._decoder, self.files, wanted, self._bad, self._skips, rng)
-        x = pixels.astype(np.float32)
+        geometry = self.augment.geometry if augment and self.augment is not None else None
+        height, width = self.image_size
+        warps = None if geometry is None else (lambda n: geometry.matrices(n, height, width, rng))
+        x, kept = load_batch(self._decoder, self.files, wanted, self._bad, self._skips, rng, warps, np.float32)
         y = self._encode(self.labels[kept])
-        if augment and self.augment is not None:
-            x, y = self.augment(x, y, rng, copy=False)  # x is this call's own array
+        if augment and self.augment is not None:  # x is this call's own array; the loader did the warp
+            x, y = self.augment(x, y, rng, copy=False, geometry=geometry is None)
         if self.preprocessing is not None:
             x = np.asarray(keras.ops.convert_to_numpy(self.preprocessing(x)))
         return x if y is None else (x, y)
@@ -217,6 +220,9 @@ def image_folder(
     neither. ``augment``: names or Keras layers (:mod:`transferkit.augment`); ``preprocessing``: a
     function on each float32 batch (e.g. ``x / 255``) when a model needs other input than 0-255.
     ``max_pixels`` (default ``TRANSFERKIT_MAX_PIXELS`` or Pillow's limit) rejects decompression bombs.
+    ``interpolation`` resizes (antialiased bilinear by default, as prediction does); augmented batches are
+    resized and warped in one pass with it (bilinear for ``box`` and ``hamming``), from a photo first
+    reduced to under twice the target, so they are sharper than two passes and do not alias.
     Raises :class:`DatasetError` for a missing or empty folder, one class, a class without images, or a
     split that leaves a class without validation or training images.
     """
