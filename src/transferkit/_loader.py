@@ -188,7 +188,7 @@ class Decoder:
     def _warp(self, img: Image.Image, box: tuple[int, int, int, int], matrix: np.ndarray) -> np.ndarray:
         """Resize the ``box`` of ``img`` to the target size and warp it by ``matrix``, in one pass.
 
-        A source more than twice the target is first box-filtered down by a whole factor (Pillow's
+        A source at least twice the target is first box-filtered down by a whole factor (Pillow's
         ``reduce``, after JPEG's own reduced decoding), so that sampling it does not alias.
         """
         height, width = self.size
