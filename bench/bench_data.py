@@ -8,15 +8,17 @@ one run measures a full epoch through:
 - Keras 3's ``keras.src.legacy.preprocessing.image.ImageDataGenerator`` (Keras 2's code),
 - ``transferkit.legacy.ImageDataGenerator`` with the same arguments,
 - ``transferkit.data.image_folder`` with the same augmentation (``shear=0.2`` degrees, ``zoom=0.2``,
-  ``flip``; it yields 0-255, the input transferkit models take, so there is no rescale): each image is
-  resized and warped in one bilinear pass from the reduced-size JPEG decode, in the loader threads,
+  ``flip``) and the rescale as ``preprocessing`` (it yields 0-255, the input transferkit models take):
+  each image is resized and warped in one bilinear pass from the reduced-size JPEG decode, in the loader
+  threads,
 - the same with ``interpolation="nearest"``, the resize Keras 2's ``flow_from_directory`` uses by default
   (``image_folder`` defaults to bilinear, as transferkit's prediction does: better, for about the same cost,
   as the augmented batches are resized and warped in one pass either way),
 - the ``image_folder`` dataset read the way ``model.fit`` reads it (Keras's PyDataset adapter, whose
   worker threads prefetch batches).
 
-Each is timed ``--repeat`` times after one warm-up batch; the table gives the best and the median.
+After one warm-up batch each, every pipeline runs one epoch per round, ``--repeat`` rounds (so a slow
+spell of a shared machine slows them all alike); the table gives the best and the median.
 Usage: ``python -m bench data`` or ``python -m bench.bench_data --images 504 --repeat 3``.
 """
 
@@ -65,6 +67,11 @@ def make_folder(root: Path, count: int, seed: int = 0) -> Path:
     return root
 
 
+def _rescale(x: np.ndarray) -> np.ndarray:
+    x *= 1.0 / 255  # the batch is the dataset's own
+    return x
+
+
 def _epoch(batches: Callable[[], Any]) -> tuple[float, float, int]:
     """Wall seconds and CPU seconds (all threads of this process) for one pass, and the images it produced."""
     start, cpu, images = time.perf_counter(), time.process_time(), 0
@@ -89,8 +96,9 @@ def measure(folder: Path, repeat: int) -> list[tuple[str, list[float], list[floa
     keras_it = KerasGenerator(**ARTICLE).flow_from_directory(str(folder), **flow)
     ours_it = ImageDataGenerator(**ARTICLE).flow_from_directory(folder, **flow)
     augment = ["shear=0.2", "zoom=0.2", "flip"]
-    folder_ds = data.image_folder(folder, SIZE, batch_size=BATCH, seed=0, augment=augment)
-    nearest_ds = data.image_folder(folder, SIZE, batch_size=BATCH, seed=0, augment=augment, interpolation="nearest")
+    article = dict(batch_size=BATCH, seed=0, augment=augment, preprocessing=_rescale)
+    folder_ds = data.image_folder(folder, SIZE, **article)
+    nearest_ds = data.image_folder(folder, SIZE, **article, interpolation="nearest")
 
     def as_fit_reads_it() -> Any:
         adapter = PyDatasetAdapter(folder_ds, shuffle=False)
@@ -105,16 +113,15 @@ def measure(folder: Path, repeat: int) -> list[tuple[str, list[float], list[floa
         ("transferkit image_folder, nearest resize (the legacy default)", _indexed(nearest_ds)),
         (f"transferkit image_folder, as fit reads it ({folder_ds.workers} workers)", as_fit_reads_it),
     ]
-    results = []
-    for name, batches in pipelines:
+    for _, batches in pipelines:
         next(iter(batches()))  # warm-up: thread pools, imports, first allocations
-        rates, per_cpu = [], []
-        for _ in range(repeat):
+    results: list[tuple[str, list[float], list[float]]] = [(name, [], []) for name, _ in pipelines]
+    for round_ in range(repeat):  # rounds, so that a slow spell of the machine slows every pipeline alike
+        for (name, rates, per_cpu), (_, batches) in zip(results, pipelines):
             seconds, cpu_seconds, images = _epoch(batches)
             rates.append(images / seconds)
             per_cpu.append(images / cpu_seconds)
-        results.append((name, rates, per_cpu))
-        print(f"  {name}: {statistics.median(rates):.0f} images/s", flush=True)  # progress while it runs
+            print(f"  round {round_ + 1}, {name}: {rates[-1]:.0f} images/s", flush=True)  # progress
     return results
 
 

@@ -184,8 +184,10 @@ class BatchFromFiles(Iterator):
 
     def _get_batches_of_transformed_samples(self, index_array: np.ndarray, rng: Any = None) -> Any:
         rng = rng if rng is not None else np.random.default_rng()
-        images, index_array = load_batch(self.decoder, self._filepaths, index_array, self._bad, self.skips, rng)
-        batch_x = self._augment(images.astype(np.float32), rng).astype(self.dtype, copy=False)
+        images, index_array = load_batch(
+            self.decoder, self._filepaths, index_array, self._bad, self.skips, rng, dtype=np.float32
+        )
+        batch_x = self._augment(images, rng).astype(self.dtype, copy=False)
         self._save(batch_x, index_array)
         mode = self.class_mode
         if mode == "input":

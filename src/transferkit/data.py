@@ -156,7 +156,8 @@ class ImageDataset(keras.utils.PyDataset):
         if augment and self.augment is not None:  # x is this call's own array; the loader did the warp
             x, y = self.augment(x, y, rng, copy=False, geometry=geometry is None)
         if self.preprocessing is not None:
-            x = np.asarray(keras.ops.convert_to_numpy(self.preprocessing(x)))
+            x = self.preprocessing(x)  # a numpy result stays as it is (convert_to_numpy would copy it)
+            x = x if isinstance(x, np.ndarray) else np.asarray(keras.ops.convert_to_numpy(x))
         return x if y is None else (x, y)
 
     def _encode(self, labels: np.ndarray) -> Any:
