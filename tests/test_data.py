@@ -250,7 +250,7 @@ def test_augmented_and_plain_batches_and_reproducible_views(photos_folder: Path)
 
 @pytest.mark.parametrize("size", [(224, 224), (96, 160), (300, 200)])
 def test_loader_warps_in_its_resize_as_resizing_then_warping_would(photo_dir: Path, size: tuple[int, int]) -> None:
-    """One bilinear pass from the decoded photo (reduced first when over twice the target) lands where the
+    """One bilinear pass from the decoded photo (reduced first when twice the target or more) lands where the
     antialiased resize followed by the batch warp does: well under the gap that half a pixel makes."""
     from transferkit import _affine, augment
     from transferkit._loader import Decoder

@@ -4,7 +4,7 @@ messy photo folders.
 :func:`image_folder` and :func:`image_table` return :class:`ImageDataset`, a ``keras.utils.PyDataset``
 (``model.fit`` / ``evaluate`` / ``predict`` on the torch and JAX backends) of float32 0-255 RGB batches --
 what every transferkit model takes -- with one-hot labels by default. Files are decoded in parallel
-threads at reduced size; the geometric augmentations are done there too, in the same bilinear pass as
+threads at reduced size; the geometric augmentations are done there too, in the same pass as
 the resize, and the rest of augmentation (:mod:`transferkit.augment`) runs on whole batches.
 
 The validation split is stratified (each class split in the same proportion) and seeded by hashing
