@@ -8,8 +8,8 @@ in about 10 ms. This is data loading, not model code: it runs on numpy batches i
 whichever backend Keras uses (torch is a dependency of transferkit), so models stay backend-agnostic.
 
 :func:`warp_image` is what ``transferkit.data`` uses while decoding: resize and augmentation in one
-bilinear pass from the draft-decoded photo, by OpenCV's fixed-point ``uint8`` kernel (``cv2.warpAffine``,
-about 0.4 ms for a 224x224 output, against 1 ms for ``grid_sample`` on floats plus 0.5 ms for the
+pass (bilinear by default) from the draft-decoded photo, by OpenCV's fixed-point ``uint8`` kernel
+(``cv2.warpAffine``, about 0.4 ms for a 224x224 output, against 1 ms for ``grid_sample`` on floats plus 0.5 ms for the
 separate resize). It runs in the loader threads, one image each (OpenCV releases the GIL).
 
 Coordinates follow SciPy's ``ndimage.affine_transform``: output pixel ``(row, col)`` takes its value from

@@ -170,20 +170,21 @@ class Decoder:
             crop_h, crop_w = min(h, (w * height) // width), min(w, (h * width) // height)
             top, left = (h - crop_h) // 2, (w - crop_w) // 2
             box = (left, top, left + crop_w, top + crop_h)
-        if matrix is not None:
-            array = self._warp(img, box, matrix)
-            return array[..., None] if array.ndim == 2 else array
+        array = self._resize(img, box) if matrix is None else self._warp(img, box, matrix)
+        return array[..., None] if array.ndim == 2 else array
+
+    def _resize(self, img: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The ``box`` of ``img`` at the target size, in the colour mode, by the interpolation asked for."""
+        height, width = self.size
         if self.keep_aspect_ratio:
             img = img.resize((width, height), INTERPOLATIONS[self.interpolation], box=box)
         if self.color_mode == "grayscale":
             img = img.convert("L")
         if img.size == (width, height):
-            array = np.asarray(img, dtype=np.uint8)
-        elif self.interpolation == "bilinear":
-            array = images.resize_bilinear(np.asarray(img), (height, width))
-        else:
-            array = np.asarray(img.resize((width, height), INTERPOLATIONS[self.interpolation]), dtype=np.uint8)
-        return array[..., None] if array.ndim == 2 else array
+            return np.asarray(img, dtype=np.uint8)
+        if self.interpolation == "bilinear":
+            return images.resize_bilinear(np.asarray(img), (height, width))
+        return np.asarray(img.resize((width, height), INTERPOLATIONS[self.interpolation]), dtype=np.uint8)
 
     def _warp(self, img: Image.Image, box: tuple[int, int, int, int], matrix: np.ndarray) -> np.ndarray:
         """Resize the ``box`` of ``img`` to the target size and warp it by ``matrix``, in one pass.

@@ -22,8 +22,8 @@ Keras 3's own layers are used where they fit. The geometric ones are not: Random
 RandomShear and RandomTranslation each measured 0.3-0.4 s per 32x224x224 batch on the torch backend
 (one interpolation pass each), and ``keras.layers.RandAugment`` computes all eleven of its ops for every
 batch and took 15 s. So the geometric names are composed into one matrix per image and warped once,
-first whatever their place in the list (``image_folder`` does it while decoding, in the same bilinear
-pass as the resize; see :attr:`Augmenter.geometry`), and ``randaugment`` draws two of twelve ops
+first whatever their place in the list (``image_folder`` does it while decoding, in the same pass as
+the resize; see :attr:`Augmenter.geometry`), and ``randaugment`` draws two of twelve ops
 (identity, rotate, shear x/y, translate x/y, brightness, contrast, colour, solarize, posterize,
 autocontrast) per image and applies each to the images that drew it. Importing this module imports Keras.
 """
@@ -69,8 +69,7 @@ class Augmenter:
 
     @property
     def geometry(self) -> _Geometry | None:
-        """The warp a loader can fuse with its resize (one bilinear pass from the decoded photo, in its
-        threads): the geometric names, always the first step, when they interpolate (not a flip alone)."""
+        """The warp a loader can fuse with its resize (one pass from the decoded photo, in its threads): the geometric names, always the first step, when they interpolate (not a flip alone)."""
         step = self.steps[0][1] if self.steps else None
         return step if isinstance(step, _Geometry) and step.interpolates else None
 

@@ -148,13 +148,14 @@ class ImageDataset(keras.utils.PyDataset):
         order = self.order() if view is None else np.arange(len(self.files))
         wanted = order[index * self.batch_size : (index + 1) * self.batch_size]
         wanted = wanted[[self.files[i] not in self._skips for i in wanted]]  # known broken, maybe by another view
-        geometry = self.augment.geometry if augment and self.augment is not None else None
+        augmenter = self.augment if augment else None
+        geometry = augmenter.geometry if augmenter is not None else None  # done by the loader, while decoding
         height, width = self.image_size
         warps = None if geometry is None else (lambda n: geometry.matrices(n, height, width, rng))
         x, kept = load_batch(self._decoder, self.files, wanted, self._bad, self._skips, rng, warps, np.float32)
         y = self._encode(self.labels[kept])
-        if augment and self.augment is not None:  # x is this call's own array; the loader did the warp
-            x, y = self.augment(x, y, rng, copy=False, geometry=geometry is None)
+        if augmenter is not None:  # x is this call's own array
+            x, y = augmenter(x, y, rng, copy=False, geometry=geometry is None)
         if self.preprocessing is not None:
             x = self.preprocessing(x)  # a numpy result stays as it is (convert_to_numpy would copy it)
             x = x if isinstance(x, np.ndarray) else np.asarray(keras.ops.convert_to_numpy(x))
