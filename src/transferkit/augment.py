@@ -69,7 +69,8 @@ class Augmenter:
 
     @property
     def geometry(self) -> _Geometry | None:
-        """The warp a loader can fuse with its resize (one pass from the decoded photo, in its threads): the geometric names, always the first step, when they interpolate (not a flip alone)."""
+        """The warp a loader can fuse with its resize (one pass from the decoded photo, in its threads):
+        the geometric names, always the first step, when they interpolate (not a flip alone)."""
         step = self.steps[0][1] if self.steps else None
         return step if isinstance(step, _Geometry) and step.interpolates else None
 
