@@ -6,7 +6,7 @@ On one folder of 504 camera-sized (640x480) JPEGs made from photos that scikit-i
 one run measures a full epoch through:
 
 - Keras 3's ``keras.src.legacy.preprocessing.image.ImageDataGenerator`` (Keras 2's code),
-- ``transferkit.legacy.ImageDataGenerator`` with the same arguments,
+- ``transferkit.ImageDataGenerator`` with the same arguments,
 - ``transferkit.data.image_folder`` with the same augmentation (``shear=0.2`` degrees, ``zoom=0.2``,
   ``flip``) and the rescale as ``preprocessing`` (it yields 0-255, the input transferkit models take):
   each image is resized and warped in one bilinear pass from the reduced-size JPEG decode, in the loader
@@ -89,8 +89,7 @@ def measure(folder: Path, repeat: int) -> list[tuple[str, list[float], list[floa
     from keras.src.legacy.preprocessing.image import ImageDataGenerator as KerasGenerator
     from keras.src.trainers.data_adapters.py_dataset_adapter import PyDatasetAdapter
 
-    from transferkit import data
-    from transferkit.legacy import ImageDataGenerator
+    from transferkit import ImageDataGenerator, data
 
     flow = dict(target_size=SIZE, batch_size=BATCH, class_mode="categorical", seed=0)
     keras_it = KerasGenerator(**ARTICLE).flow_from_directory(str(folder), **flow)

@@ -12,9 +12,8 @@ SIZE = 224
 
 
 def main() -> None:
-    from transferkit import data
-    from transferkit.classifier import ImageClassifier
-    from transferkit.samples import texture_folders
+    from transferkit import ImageClassifier, data
+    from transferkit.data.samples import texture_folders
 
     with tempfile.TemporaryDirectory() as tmp:
         train_dir, val_dir = texture_folders(tmp, train_per_class=100, val_per_class=50, size=256)

@@ -26,13 +26,13 @@ def _timed(step: Callable[[], Any]) -> float:
 
 
 def main() -> None:
+    from transferkit import ImageClassifier
+    from transferkit._compat import keras_fixes as _keras_fixes
+    from transferkit._compat.backend import import_keras
+
+    keras = import_keras()
     from keras.src.backend.torch import nn
 
-    from transferkit import _keras_fixes
-    from transferkit._backend import keras as _keras
-    from transferkit.classifier import ImageClassifier
-
-    keras = _keras()
     if not _keras_fixes.apply(keras):
         print("the backport is not active (another backend, TRANSFERKIT_KERAS_FIXES=0, or Keras has the fix)")
         return

@@ -46,7 +46,7 @@ def step(title: str, argv: list[str]) -> int:
 
 
 def main() -> int:
-    from transferkit.samples import texture_folders
+    from transferkit.data.samples import texture_folders
 
     photos = sample_photos(OUT / "photos")
     train_dir, val_dir = texture_folders(OUT / "textures", train_per_class=30, val_per_class=15, size=256)

@@ -1,15 +1,26 @@
-"""Shared fixtures: an isolated weights cache, real photos from installed packages, the default model."""
+"""Shared fixtures: an isolated weights cache, real photos from installed packages, the default model, a
+small real labelled folder. Shared helpers (subprocesses, the in-process CLI, zoo parameters): helpers.py."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread_per_worker() -> None:
+    """``make test`` runs one pytest-xdist worker per core: more than one torch thread each would oversubscribe them."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,8 +74,8 @@ def coffee(photo_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def lite0():  # type: ignore[no-untyped-def]
-    """The default pretrained model, built once per test session."""
+def lite0() -> Any:
+    """The default pretrained model, built once per test session (read-only: never train or change it)."""
     import transferkit
 
     return transferkit.load_pretrained("efficientnet_lite0")
@@ -73,6 +84,17 @@ def lite0():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def textures(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A small real labelled folder (4 texture classes from scikit-image photos): (train dir, val dir)."""
-    from transferkit.samples import texture_folders
+    from transferkit.data.samples import texture_folders
 
     return texture_folders(tmp_path_factory.mktemp("textures"), train_per_class=12, val_per_class=6, size=96)
+
+
+@pytest.fixture(scope="module")
+def splits(textures: tuple[Path, Path]) -> tuple[Any, Any]:
+    """The texture folder as training (shuffled, flipped) and validation datasets of 96 px images."""
+    from transferkit import data
+
+    train_dir, val_dir = textures
+    train = data.image_folder(train_dir, 96, batch_size=16, seed=0, augment=["flip"])
+    val = data.image_folder(val_dir, 96, batch_size=16, class_names=train.class_names, shuffle=False)
+    return train, val

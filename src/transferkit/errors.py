@@ -1,18 +1,27 @@
-"""The exceptions transferkit raises for a user's mistake or a missing resource.
+"""Every exception and warning transferkit raises on purpose, for a user's mistake or a missing resource.
 
 Every message says what was received, what is allowed and what to do next; the CLI prints it as one
-line and exits non-zero (a traceback only with ``--debug``)::
+line and exits non-zero (a traceback only with ``--debug``). Each class also inherits the builtin it
+refines, so ``except ValueError`` keeps working::
 
     TransferkitError
-    ├── BackendError            (ImportError)   Keras runs on a backend transferkit cannot use
-    ├── UnknownModelError       (LookupError)   no registry entry by that name
-    ├── ImageError              (ValueError)    a file that cannot be read as an image
-    ├── DatasetError            (ValueError)    a folder or table that cannot make a dataset
-    ├── ModelFileError          (ValueError)    a model file transferkit cannot load or use
-    ├── SurgeryError            (ValueError)    a model change that cannot make sense (says what to do instead)
-    └── WeightsError            (OSError)       weights that cannot be fetched, verified or found
-        ├── OfflineError                        offline mode and the file is not cached
-        └── HashMismatchError                   the file is not the one the registry names
+    ├── BackendError            (ImportError)       Keras runs on a backend transferkit cannot use
+    ├── ConfigError             (ValueError)        a TRANSFERKIT_* environment variable with a bad value
+    ├── UnknownModelError       (LookupError)       no registry entry by that name
+    ├── RegistryError           (ValueError)        a model of your own whose name is already taken
+    ├── ImageError              (ValueError)        a file that cannot be read as an image
+    ├── DatasetError            (ValueError)        a folder or table that cannot make a dataset
+    ├── ModelFileError          (ValueError)        a model file transferkit cannot load or use
+    ├── SurgeryError            (ValueError)        a model change that cannot make sense (says what to do instead)
+    ├── WeightsError            (OSError)           weights that cannot be fetched, verified or found
+    │   ├── OfflineError                            offline mode and the file is not cached
+    │   └── HashMismatchError                       the file is not the one the registry names
+    ├── RunFolderError          (FileExistsError)   a run folder holding a run the command was not told to replace
+    └── Interrupted                                 Ctrl-C or SIGTERM stopped training (exit 130)
+
+    SkippedFileWarning          (UserWarning)       a dataset skipped a file (its path and the reason)
+
+This module imports nothing, so every layer of the package may use it.
 """
 
 from __future__ import annotations
@@ -28,8 +37,16 @@ class BackendError(TransferkitError, ImportError):
     """Keras was imported with a backend transferkit cannot train on."""
 
 
+class ConfigError(TransferkitError, ValueError):
+    """An environment variable transferkit reads has a value it cannot use (the message names it)."""
+
+
 class UnknownModelError(TransferkitError, LookupError):
     """A model name that is not in the registry (the message suggests the closest names)."""
+
+
+class RegistryError(TransferkitError, ValueError):
+    """A model spec that cannot be registered: one of its names is already taken."""
 
 
 class ImageError(TransferkitError, ValueError):
@@ -50,7 +67,7 @@ class ModelFileError(TransferkitError, ValueError):
 
 
 class SurgeryError(TransferkitError, ValueError):
-    """A surgery request that cannot make sense for this model (the message says what to do instead)."""
+    """A model change that cannot make sense for this model (the message says what to do instead)."""
 
 
 class WeightsError(TransferkitError, OSError):
@@ -63,3 +80,23 @@ class OfflineError(WeightsError):
 
 class HashMismatchError(WeightsError):
     """A downloaded or imported file whose hash is not the one the registry expects."""
+
+
+class RunFolderError(TransferkitError, FileExistsError):
+    """A run folder that holds a finished or interrupted run the command was not told to replace."""
+
+
+class Interrupted(TransferkitError):
+    """Training stopped by Ctrl-C or SIGTERM; the checkpoint in the run folder resumes it."""
+
+    exit_code = 130
+
+
+class SkippedFileWarning(UserWarning):
+    """A file in a dataset was skipped; ``path`` and ``reason`` say which and why (``path`` is None for a
+    summary of several quiet skips)."""
+
+    def __init__(self, message: str, path: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.reason = reason

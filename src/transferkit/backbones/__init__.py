@@ -1,1 +1,0 @@
-"""Backbones that Keras itself lacks. Everything in ``keras.applications`` is used as Keras ships it."""

@@ -1,0 +1,18 @@
+"""The formats a trained classifier is written to and read back from: one ``.keras`` file with transferkit's
+metadata inside (``keras_file``) today; ONNX and a table of formats next.
+
+Built on :mod:`transferkit.models` (and :mod:`transferkit.keras2`, whose article models a saved file may
+hold); importing it imports Keras.
+"""
+
+from __future__ import annotations
+
+from .._compat.backend import import_keras
+
+import_keras()
+
+from .keras_file import (  # noqa: E402
+    load_classifier as load_classifier,
+    read_metadata as read_metadata,
+    save_classifier as save_classifier,
+)

@@ -1,0 +1,9 @@
+"""The names of the files a run report writes into its folder (the HTML page links the plots by them)."""
+
+from __future__ import annotations
+
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+CURVES_FILE = "curves.png"
+CONFUSION_FILE = "confusion_matrix.png"
+HTML_FILE = "report.html"

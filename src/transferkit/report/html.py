@@ -1,0 +1,181 @@
+"""The HTML of ``report.html``: one self-contained page (inline CSS, images as data URIs, no JavaScript).
+
+Only layout lives here; :mod:`transferkit.report` computes everything shown. Every string that came from
+the user (class names, paths, settings) is escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from .files import CONFUSION_FILE, CURVES_FILE
+
+_CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2430;background:#f5f6f8;margin:0}
+main{max-width:1080px;margin:0 auto;padding:24px 28px 48px}
+h1{font-size:24px;margin:0 0 2px}
+h2{font-size:18px;margin:34px 0 10px;border-bottom:1px solid #dde1e7;padding-bottom:4px}
+.sub{color:#5b6575;margin:0 0 18px}.verdict{font-size:17px;margin:14px 0 6px}
+.cards{display:flex;flex-wrap:wrap;gap:12px}
+.card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:10px 16px;min-width:112px}
+.card b{display:block;font-size:22px}.card span{color:#5b6575;font-size:13px}
+.card.main{border-color:#2f6fdf;border-width:2px}.card.main b{font-size:34px;color:#2f6fdf}
+table{border-collapse:collapse;background:#fff;border:1px solid #dde1e7;font-size:14px}
+th,td{padding:5px 12px;text-align:left;border-bottom:1px solid #eceef2}th{background:#f0f2f5}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.bar{display:inline-block;height:9px;background:#2f6fdf;border-radius:2px;vertical-align:middle;margin-right:6px}
+tr.weak td{background:#fff4e5}
+img.plot{max-width:100%;background:#fff;border:1px solid #dde1e7;border-radius:6px}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(190px,1fr));gap:12px}
+figure{margin:0;background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:8px;font-size:13px}
+figure img{display:block;margin:0 auto 6px;max-width:180px;max-height:180px}
+.noimg{height:90px;display:flex;align-items:center;justify-content:center;color:#8a93a3;background:#f0f2f5}
+.wrong{color:#c0392b;font-weight:600}.right{color:#1e8449;font-weight:600}.path{color:#5b6575;word-break:break-all}
+.note{color:#5b6575;font-size:13px}code{font-size:13px}
+"""
+
+
+def render(
+    metrics: Mapping[str, Any], *, plots: Mapping[str, bytes], thumbnails: Sequence[str | None], title: str
+) -> str:
+    """The whole page for the metrics of :func:`transferkit.report.write_report`."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>",
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="sub">{escape(_subtitle(metrics))}</p>',
+        _headline(metrics),
+        _per_class(metrics),
+        _section("Confusion matrix", _plot(plots.get(CONFUSION_FILE), "confusion matrix"))
+        + '<p class="note">Rows are the true classes, columns the predicted ones; the diagonal is correct.</p>',
+    ]
+    if CURVES_FILE in plots:
+        parts.append(_section("Training curves", _plot(plots[CURVES_FILE], "training curves")))
+    parts += [_mistakes(metrics, thumbnails), _skipped(metrics), _settings(metrics), "</main></body></html>"]
+    return "\n".join(parts) + "\n"
+
+
+def _subtitle(metrics: Mapping[str, Any]) -> str:
+    settings = metrics.get("settings") or {}
+    model = settings.get("model") or settings.get("model_name")
+    when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    return " · ".join(str(x) for x in (model, f"{len(metrics['classes'])} classes", f"written {when}") if x)
+
+
+def _headline(metrics: Mapping[str, Any]) -> str:
+    n, accuracy = metrics["num_samples"], metrics["val_accuracy"]
+    correct = round(accuracy * n)
+    chance = 1.0 / len(metrics["classes"])
+    verdict = (
+        f"Correct on <b>{correct} of {n}</b> validation images ({accuracy:.1%}). Guessing at random would score "
+        f"{chance:.0%}; always answering the most common class, {metrics['baseline_accuracy']:.0%}."
+    )
+    cards = [
+        ("main", f"{accuracy:.1%}", "validation accuracy"),
+        ("", f"{metrics['val_top_k_accuracy']:.1%}", f"top-{metrics['top_k']} accuracy"),
+        ("", f"{metrics['val_loss']:.3f}", "validation loss"),
+        ("", f"{metrics['macro_avg']['f1']:.2f}", "macro F1"),
+        ("", str(n), "validation images"),
+        ("", str(metrics.get("epochs") or "–"), "epochs"),
+        ("", _duration(metrics.get("train_seconds")), "training time"),
+        ("", str(len(metrics.get("skipped_files") or [])), "skipped files"),
+    ]
+    boxes = "".join(
+        f'<div class="card {kind}"><b>{value}</b><span>{label}</span></div>' for kind, value, label in cards
+    )
+    return f'<p class="verdict">{verdict}</p><div class="cards">{boxes}</div>'
+
+
+def _per_class(metrics: Mapping[str, Any]) -> str:
+    rows = []
+    f1_values = [v["f1"] for v in metrics["per_class"].values() if v["support"]]
+    weakest = min(f1_values) if len(f1_values) > 1 and min(f1_values) < max(f1_values) else None
+    for name, v in metrics["per_class"].items():
+        cells = "".join(
+            f'<td class="num"><span class="bar" style="width:{v[key] * 60:.0f}px"></span>{v[key]:.2f}</td>'
+            for key in ("precision", "recall", "f1")
+        )
+        weak = ' class="weak"' if weakest is not None and v["support"] and v["f1"] == weakest else ""
+        rows.append(f'<tr{weak}><td>{escape(name)}</td>{cells}<td class="num">{v["support"]}</td></tr>')
+    for label, key in (("macro average", "macro_avg"), ("weighted average", "weighted_avg")):
+        avg = metrics[key]
+        cells = "".join(f'<td class="num">{avg[k]:.2f}</td>' for k in ("precision", "recall", "f1"))
+        rows.append(f'<tr><td><i>{label}</i></td>{cells}<td class="num">{metrics["num_samples"]}</td></tr>')
+    head = "<tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>images</th></tr>"
+    note = (
+        '<p class="note">Precision: of the images predicted as the class, the share that are. Recall: of the '
+        "class's images, the share found. The weakest class is highlighted.</p>"
+    )
+    return _section("Per class", f"<table>{head}{''.join(rows)}</table>{note}")
+
+
+def _mistakes(metrics: Mapping[str, Any], thumbnails: Sequence[str | None]) -> str:
+    mistakes = metrics.get("worst_mistakes") or []
+    if not mistakes:
+        return _section("Most confident mistakes", "<p>None: every validation image was classified correctly.</p>")
+    figures = []
+    for item, thumb in zip(mistakes, thumbnails):
+        picture = f'<img src="{thumb}" alt="">' if thumb else '<div class="noimg">no image</div>'
+        path = f'<div class="path">{escape(item["path"])}</div>' if item.get("path") else ""
+        figures.append(
+            f'<figure>{picture}<div>predicted <span class="wrong">{escape(item["predicted"])}</span> '
+            f'({item["confidence"]:.0%})</div><div>actually <span class="right">{escape(item["true"])}</span> '
+            f"({item['true_probability']:.0%})</div>{path}</figure>"
+        )
+    note = (
+        '<p class="note">Wrong predictions, most confident first: often mislabelled images or confusable classes.</p>'
+    )
+    return _section("Most confident mistakes", f'{note}<div class="gallery">{"".join(figures)}</div>')
+
+
+def _skipped(metrics: Mapping[str, Any]) -> str:
+    skipped = metrics.get("skipped_files") or []
+    if not skipped:
+        return _section("Skipped files", "<p>None: every file was read.</p>")
+    rows = "".join(
+        f'<tr><td class="path">{escape(s["path"])}</td><td>{escape(s["reason"] or "–")}</td></tr>' for s in skipped
+    )
+    return _section(f"Skipped files ({len(skipped)})", f"<table><tr><th>file</th><th>why</th></tr>{rows}</table>")
+
+
+def _settings(metrics: Mapping[str, Any]) -> str:
+    settings = dict(metrics.get("settings") or {})
+    rows = "".join(
+        f"<tr><td>{escape(str(k))}</td><td><code>{escape(_show(v))}</code></td></tr>" for k, v in settings.items()
+    )
+    files = ", ".join(f"<code>{escape(f)}</code>" for f in metrics.get("files", []))
+    table = f"<table>{rows}</table>" if rows else "<p>No settings were recorded.</p>"
+    return _section("Run settings", f'{table}<p class="note">Files in this run folder: {files}.</p>')
+
+
+def _section(title: str, body: str) -> str:
+    return f"<h2>{escape(title)}</h2>{body}"
+
+
+def _plot(data: bytes | None, alt: str) -> str:
+    if not data:
+        return ""
+    return (
+        f'<img class="plot" alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
+    )
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_show(v) for v in value) or "–"
+    return "–" if value is None else str(value)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"

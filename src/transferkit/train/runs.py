@@ -1,0 +1,165 @@
+"""A training run in a folder: data, fine-tuning, checkpoints, resume, the saved model and the report.
+
+This is what ``transferkit train`` does. The data and the model are checked before anything is written,
+so a run that fails on bad input (a missing folder, one class, a bad split, an unknown model) leaves no
+folder behind and the same command, once the input is fixed, simply runs. The run folder then holds
+``run.json`` (the settings), and while training ``checkpoint.weights.h5`` + ``checkpoint.json`` after every
+epoch (so Ctrl-C, SIGTERM or a crash loses at most one epoch, and ``--resume`` continues from there); when
+finished, ``model.keras``, ``metrics.json``, ``history.csv``, the plots and ``report.html``. Optimizer state
+is not checkpointed: a resumed run restarts Adam's moments, which costs a little at the first resumed epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import report
+from ..data import image_folder
+from ..errors import DatasetError, Interrupted, RunFolderError
+from ..models import ImageClassifier
+from ..zoo import registry
+from .callbacks import Checkpoint, write_json
+
+CHECKPOINT, STATE, SETTINGS, MODEL = "checkpoint.weights.h5", "checkpoint.json", "run.json", "model.keras"
+
+
+@dataclass
+class TrainSettings:
+    """Everything that defines a run (saved as ``run.json``; ``--resume`` reads it back)."""
+
+    data_dir: str
+    out: str
+    model: str = "efficientnet_lite0"
+    epochs: int = 10  # head epochs on cached features: seconds each (``fine_tune``'s head_epochs)
+    fine_tune_epochs: int = 2  # the costly phase on 2 CPU cores (``fine_tune``'s epochs)
+    image_size: int | None = None  # None: the model's own input size
+    batch_size: int = 32
+    val_split: float = 0.2
+    val_dir: str | None = None
+    augment: list[str] = field(default_factory=lambda: ["flip", "rotate", "zoom"])
+    seed: int = 0
+    cache_features: bool = True
+    learning_rate: float = 1e-3
+
+
+def _check_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse to start over a finished or interrupted run unless told to; writes nothing."""
+    finished, interrupted = (out / MODEL).exists(), (out / STATE).exists()
+    if resume:
+        if not interrupted:
+            raise RunFolderError(f"There is no interrupted run to resume in '{out}': drop --resume to start one.")
+    elif finished and not overwrite:
+        raise RunFolderError(f"'{out}' holds a finished run: choose another --out, or pass --overwrite to replace it.")
+    elif interrupted and not overwrite:
+        raise RunFolderError(
+            f"'{out}' holds an interrupted run: pass --resume to continue it, or --overwrite to start again."
+        )
+
+
+def load_data(settings: TrainSettings, image_size: tuple[int, int]) -> tuple[Any, Any]:
+    """(train, validation) datasets: ``val_dir`` as given, or a stratified seeded split of ``data_dir``."""
+    augment = settings.augment or None
+    common: dict[str, Any] = dict(image_size=image_size, batch_size=settings.batch_size, seed=settings.seed)
+    if settings.val_dir:
+        train: Any = image_folder(settings.data_dir, augment=augment, **common)
+        val = image_folder(settings.val_dir, class_names=train.class_names, shuffle=False, **common)
+        return train, val
+    if not 0 < settings.val_split < 1:
+        raise DatasetError(f"--val-split is a fraction between 0 and 1. Received: {settings.val_split}")
+    both: Any = image_folder(
+        settings.data_dir, validation_split=settings.val_split, subset="both", augment=augment, **common
+    )
+    return both[0], both[1]
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def train(settings: TrainSettings, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
+    """Run (or resume) a training run; returns the metrics written to ``metrics.json``."""
+    out = Path(settings.out)
+    _check_folder(out, resume=resume, overwrite=overwrite)
+    if resume:
+        settings = TrainSettings(**json.loads((out / SETTINGS).read_text()))
+    size = settings.image_size or registry.get(settings.model).input_size
+    train_data, val_data = load_data(settings, (size, size))
+    classifier = ImageClassifier.from_pretrained(
+        settings.model, classes=train_data.class_names, input_shape=(size, size, 3)
+    )
+
+    done, history = 0, {}
+    if resume:
+        state = json.loads((out / STATE).read_text())
+        done, history = int(state["epochs_done"]), state["history"]
+        if (out / CHECKPOINT).exists():
+            classifier.model.load_weights(out / CHECKPOINT)
+        print(f"Resuming '{out}' after epoch {done}.")
+    else:  # the input is good: only now is the folder touched
+        for stale in (MODEL, report.METRICS_FILE, CHECKPOINT, STATE):
+            (out / stale).unlink(missing_ok=True)
+        write_json(out / SETTINGS, asdict(settings))
+    checkpoint = Checkpoint(
+        classifier.model, weights=out / CHECKPOINT, state=out / STATE, history=history, head_epochs=settings.epochs
+    )
+    start = time.perf_counter()
+    try:
+        with _sigterm_as_interrupt():
+            classifier.fine_tune(
+                train_data, val_data, head_epochs=settings.epochs, epochs=settings.fine_tune_epochs,
+                learning_rate=settings.learning_rate, cache_features=settings.cache_features, seed=settings.seed,
+                callbacks=[checkpoint], initial_epoch=done, cache_folder=str(out / "features"),
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        raise _interrupted(settings, out, epochs=len(next(iter(history.values()), []))) from None
+    seconds = time.perf_counter() - start
+
+    classifier.save(out / MODEL)
+    plain_val = val_data.without_augmentation()
+    probabilities = np.asarray(classifier.model.predict(plain_val, verbose=0))
+    metrics = report.write_report(
+        out, plain_val.usable_labels, probabilities, classifier.class_names,
+        paths=plain_val.usable_files, history=history, skipped_files=[*train_data.skipped, *_new(val_data, train_data)],
+        train_seconds=seconds, settings=asdict(settings), title=f"transferkit: {settings.model} on {settings.data_dir}",
+    )  # fmt: skip
+    for name in (CHECKPOINT, STATE):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "features", ignore_errors=True)
+    return metrics
+
+
+def _interrupted(settings: TrainSettings, out: Path, *, epochs: int) -> Interrupted:
+    if not (out / STATE).exists():  # stopped before the first epoch ended: nothing to resume
+        return Interrupted("Interrupted before the first epoch finished; run the same command again to start over.")
+    return Interrupted(
+        f"Interrupted: the checkpoint in '{out}' holds {epochs} finished epoch(s); "
+        f"run `transferkit train {settings.data_dir} --out {out} --resume` to continue."
+    )
+
+
+def _new(val_data: Any, train_data: Any) -> list[Any]:
+    """Skips of the validation set that the training set's list does not already hold (they may share one)."""
+    seen = set(map(tuple, train_data.skipped))
+    return [s for s in val_data.skipped if tuple(s) not in seen]

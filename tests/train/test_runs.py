@@ -1,0 +1,141 @@
+"""Run folders, through ``transferkit train`` / ``evaluate`` / ``predict --model PATH`` as a user runs them: the
+folder's files, no overwriting, bad input that leaves nothing behind, and Ctrl-C / SIGTERM with resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import EXE, cli
+
+
+@pytest.fixture(scope="module")
+def finished_run(textures: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    train_dir, val_dir = textures
+    out = tmp_path_factory.mktemp("runs") / "run"
+    result = cli("train", train_dir, "--val-dir", val_dir, "--out", out, "--image-size", "96", "--epochs", "6",
+                 "--fine-tune-epochs", "1", "--batch-size", "16")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "validation accuracy" in result.stdout
+    return out
+
+
+def test_train_writes_the_run_folder(finished_run: Path) -> None:
+    for name in ("model.keras", "metrics.json", "history.csv", "report.html", "run.json", "confusion_matrix.png"):
+        assert (finished_run / name).is_file(), name
+    assert not (finished_run / "checkpoint.json").exists()
+    metrics = json.loads((finished_run / "metrics.json").read_text())
+    for key in ("val_accuracy", "val_loss", "classes", "per_class", "confusion_matrix", "epochs", "train_seconds",
+                "skipped_files"):  # fmt: skip
+        assert key in metrics, key
+    assert metrics["classes"] == ["brick", "grass", "gravel", "moon"]
+    assert metrics["epochs"] == 7 and metrics["skipped_files"] == []
+    assert metrics["val_accuracy"] >= 0.8  # measured 1.0 (4 classes, chance 0.25)
+    html = (finished_run / "report.html").read_text()
+    assert "data:image/png;base64," in html and "gravel" in html
+
+
+def test_finished_run_is_not_overwritten(finished_run: Path, textures: tuple[Path, Path]) -> None:
+    result = cli("train", textures[0], "--out", finished_run)
+    assert result.returncode == 1 and "--overwrite" in result.stderr and "Traceback" not in result.stderr
+    result = cli("train", textures[0], "--out", finished_run, "--resume")
+    assert result.returncode == 1 and "no interrupted run" in result.stderr
+
+
+def test_evaluate_and_predict_with_the_saved_model(finished_run: Path, textures: tuple[Path, Path]) -> None:
+    result = cli("evaluate", finished_run / "model.keras", textures[1], "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    evaluated = json.loads(result.stdout)
+    saved = json.loads((finished_run / "metrics.json").read_text())
+    assert evaluated["accuracy"] == pytest.approx(saved["val_accuracy"])
+    assert evaluated["confusion_matrix"] == saved["confusion_matrix"]
+
+    image = sorted((textures[1] / "gravel").iterdir())[0]
+    result = cli("predict", "--model", finished_run / "model.keras", "--json", "--top", "2", image)
+    assert result.returncode == 0, result.stderr[-2000:]
+    top = json.loads(result.stdout)[0]["predictions"]
+    assert len(top) == 2 and top[0]["label"] in saved["classes"]
+
+
+@pytest.mark.parametrize(
+    ("problem", "message"),
+    [("missing", "does not exist"), ("one class", "Only one class"), ("split", "--val-split is a fraction")],
+)
+def test_bad_input_leaves_nothing_and_the_same_command_then_runs(
+    textures: tuple[Path, Path], tmp_path: Path, problem: str, message: str
+) -> None:
+    """A run that fails on its input before training writes nothing, so after the fix the same command (no
+    --overwrite, no --resume) just works."""
+    data, out = tmp_path / "photos", tmp_path / "run"
+    if problem == "one class":
+        shutil.copytree(textures[0] / "brick", data / "brick")
+    split = "1.5" if problem == "split" else "0.25"
+    command = ("train", data, "--out", out, "--val-split", split, "--image-size", "64", "--epochs", "1",
+               "--fine-tune-epochs", "0", "--augment", "none")  # fmt: skip
+    failed = cli(*command)
+    assert failed.returncode == 1 and message in failed.stderr and failed.stderr.count("\n") == 1, failed.stderr
+    assert not out.exists()
+
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.copytree(textures[0], data)
+    fixed = cli(*(["0.25" if part == "1.5" else part for part in command]))
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert (out / "model.keras").is_file()
+
+
+def test_skipped_files_are_one_warning_line_each(textures: tuple[Path, Path], tmp_path: Path) -> None:
+    data = tmp_path / "photos"
+    shutil.copytree(textures[0], data)
+    (data / "grass" / "notes.txt").write_text("not a photo")
+    (data / "moon" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not the rest of a jpeg")
+    result = cli("train", data, "--out", tmp_path / "run", "--val-split", "0.25", "--image-size", "64",
+                 "--epochs", "1", "--fine-tune-epochs", "0", "--augment", "none")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert f"warning: skipped {data / 'grass' / 'notes.txt'}: not an image file" in "\n".join(warnings)
+    assert any(line.startswith(f"warning: skipped {data / 'moon' / 'broken.jpg'}: ") for line in warnings)
+    assert "SkippedFileWarning" not in result.stderr and "warnings.warn" not in result.stderr
+
+
+def _history(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_interrupted_run_resumes_at_the_next_epoch(textures: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = [EXE, "train", str(textures[0]), "--val-split", "0.25", "--out", str(out), "--image-size", "64",
+            "--epochs", "8", "--fine-tune-epochs", "0", "--no-cache-features", "--batch-size", "8"]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state = out / "checkpoint.json"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if state.exists() and json.loads(state.read_text())["epochs_done"] >= 1:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "--resume" in stderr and "Traceback" not in stderr
+    checkpoint = json.loads(state.read_text())
+    done = checkpoint["epochs_done"]
+    assert 1 <= done < 8 and (out / "checkpoint.weights.h5").is_file()
+
+    result = cli("train", textures[0], "--out", out, "--resume")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"after epoch {done}" in result.stdout
+    rows = _history(out / "history.csv")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == len(rows) > done  # it trained on after the checkpoint (early stopping may end it)
+    assert [int(row["epoch"]) for row in rows] == list(range(1, len(rows) + 1))
+    for row, loss in zip(rows[:done], checkpoint["history"]["loss"]):
+        assert float(row["loss"]) == pytest.approx(loss)  # the epochs before the checkpoint were kept, not rerun
+    assert f"Epoch {done + 1}/8" in result.stdout and f"Epoch {done}/8" not in result.stdout
