@@ -20,10 +20,10 @@ from helpers import EXE, cli
 def finished_run(textures: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     train_dir, val_dir = textures
     out = tmp_path_factory.mktemp("runs") / "run"
-    result = cli("train", train_dir, "--val-dir", val_dir, "--out", out, "--image-size", "96", "--epochs", "6",
+    result = cli("train", train_dir, "--val-dir", val_dir, "--out", out, "--image-size", "96",
                  "--fine-tune-epochs", "1", "--batch-size", "16")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "validation accuracy" in result.stdout
+    assert "plan: efficientnet_lite0 at 96 px" in result.stdout and "validation accuracy" in result.stdout
     return out
 
 
@@ -36,7 +36,8 @@ def test_train_writes_the_run_folder(finished_run: Path) -> None:
                 "skipped_files"):  # fmt: skip
         assert key in metrics, key
     assert metrics["classes"] == ["brick", "grass", "gravel", "moon"]
-    assert metrics["epochs"] == 7 and metrics["skipped_files"] == []
+    assert metrics["epochs"] == 2 and metrics["skipped_files"] == []  # the head's fit, one fine-tuning epoch
+    assert metrics["model"] == "efficientnet_lite0" and metrics["auto_candidates"] is None
     assert metrics["val_accuracy"] >= 0.8  # measured 1.0 (4 classes, chance 0.25)
     html = (finished_run / "report.html").read_text()
     assert "data:image/png;base64," in html and "gravel" in html
@@ -139,3 +140,47 @@ def test_interrupted_run_resumes_at_the_next_epoch(textures: tuple[Path, Path], 
     for row, loss in zip(rows[:done], checkpoint["history"]["loss"]):
         assert float(row["loss"]) == pytest.approx(loss)  # the epochs before the checkpoint were kept, not rerun
     assert f"Epoch {done + 1}/8" in result.stdout and f"Epoch {done}/8" not in result.stdout
+
+
+def _comparable(run: Path) -> dict[str, object]:
+    metrics = json.loads((run / "metrics.json").read_text())
+    for varies in ("train_seconds", "settings"):  # the clock, and the run folder's own name
+        metrics.pop(varies)
+    return {"metrics": metrics, "history": (run / "history.csv").read_text()}
+
+
+def test_two_seeded_runs_are_identical(textures: tuple[Path, Path], tmp_path: Path) -> None:
+    """Augmented views, the split, the head and fine-tuning (dropout included) all follow --seed, whatever the
+    loader threads do; the budget does not bind here (with a binding one, the epochs depend on the clock)."""
+    runs = []
+    for name in ("first", "second"):
+        out = tmp_path / name
+        result = cli("train", textures[0], "--out", out, "--val-split", "0.25", "--image-size", "64",
+                     "--fine-tune-epochs", "2", "--batch-size", "8", "--seed", "5", "--quiet")  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert result.stdout == ""  # --quiet
+        runs.append(_comparable(out))
+    assert runs[0] == runs[1]
+    assert len(runs[0]["history"].splitlines()) == 4  # header, the head, two fine-tuning epochs
+
+
+def test_model_auto_with_json_progress(textures: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = cli("train", textures[0], "--out", out, "--val-split", "0.25", "--image-size", "64", "--model", "auto",
+                 "--fine-tune-epochs", "0", "--json-progress")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[-1] == "finish" and "plan" in kinds and kinds.count("start") >= 3  # probes, cache, head
+    metrics = json.loads((out / "metrics.json").read_text())
+    probed = [c for c in metrics["auto_candidates"] if c["accuracy"] is not None]
+    assert {c["name"] for c in probed} >= {"efficientnet_lite0"}
+    assert [c["name"] for c in metrics["auto_candidates"] if c["chosen"]] == [metrics["model"]]
+    assert json.loads((out / "run.json").read_text())["model"] == metrics["model"]  # --resume rebuilds the choice
+    assert "Model choice" in (out / "report.html").read_text()
+
+
+@pytest.mark.parametrize("budget", ["5x", "-1m", "0"])
+def test_a_bad_time_budget_is_one_line(tmp_path: Path, budget: str) -> None:
+    result = cli("train", tmp_path, "--out", tmp_path / "run", "--time-budget", budget)
+    assert result.returncode == 2 and "is not a duration" in result.stderr and "Traceback" not in result.stderr

@@ -12,15 +12,33 @@ def add_parser(commands: Any) -> None:
     p = commands.add_parser(
         "train",
         help="fine-tune a pretrained model on a folder of class sub-folders",
-        description="Fine-tune a pretrained model on DATA_DIR/<class>/*.jpg. Phase one trains a new head on cached "
-        "backbone features (seconds per epoch); phase two fine-tunes the top 30% of the backbone at a tenth of the "
-        "learning rate. The run folder gets model.keras, metrics.json, history.csv, plots and report.html.",
+        description="Fine-tune a pretrained model on DATA_DIR/<class>/*.jpg. The frozen part of the backbone runs "
+        "once per image; a new head is fitted on its features (logistic regression, seconds); then the top 30%% of "
+        "the backbone is fine-tuned on the cached activations while validation improves and the time budget lasts. "
+        "The plan is shown before it starts. The run folder gets model.keras, metrics.json, history.csv, plots and "
+        "report.html.",
     )
     p.add_argument("data_dir", metavar="DATA_DIR")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"backbone name (default: {DEFAULT_MODEL})")
-    p.add_argument("--epochs", type=int, default=10, help="head epochs, backbone frozen (default: 10)")
-    p.add_argument("--fine-tune-epochs", type=int, default=2, help="phase-two epochs; 0 skips it (default: 2)")
+    p.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"backbone name, or 'auto' to choose by quick probes on your data (default: {DEFAULT_MODEL})",
+    )
+    p.add_argument(
+        "--time-budget",
+        type=duration,
+        default=300.0,
+        metavar="TIME",
+        help="the whole run's time: 90s, 5m, 1h or seconds; 'none' for no limit (default: 5m)",
+    )
+    p.add_argument(
+        "--fine-tune-epochs",
+        type=int,
+        default=10,
+        help="phase-two epochs at most; 0 skips it (default: 10; fewer when validation stops improving)",
+    )
+    p.add_argument("--epochs", type=int, default=10, help="head epochs with --no-cache-features (default: 10)")
     p.add_argument("--image-size", type=int, default=None, help="input size (default: the model's own)")
     p.add_argument("--batch-size", type=int, default=32)
     split = p.add_mutually_exclusive_group()
@@ -29,7 +47,10 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--augment", default="flip,rotate,zoom", help="comma-separated augmentations, or 'none'")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-features", action=argparse.BooleanOptionalAction, default=True,
-                   help="train the head on cached backbone features (default: on)")  # fmt: skip
+                   help="run the frozen part of the backbone once per image (default: on)")  # fmt: skip
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", action="store_true", help="print nothing but errors and warnings")
+    shown.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout, for tools")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN_DIR")
     p.add_argument("--overwrite", action="store_true", help="replace a finished run in RUN_DIR")
     p.set_defaults(run=run)
@@ -42,13 +63,24 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, out=args.out, model=args.model, epochs=args.epochs,
         fine_tune_epochs=args.fine_tune_epochs, image_size=args.image_size, batch_size=args.batch_size,
         val_split=args.val_split, val_dir=args.val_dir, seed=args.seed, cache_features=args.cache_features,
+        time_budget=args.time_budget,
         augment=[a.strip() for a in args.augment.split(",") if a.strip()] if args.augment != "none" else [],
     )  # fmt: skip
-    metrics = train(settings, resume=args.resume, overwrite=args.overwrite)
-    print(
-        f"\nvalidation accuracy {metrics['val_accuracy']:.1%} (loss {metrics['val_loss']:.3f}) on "
-        f"{sum(c['support'] for c in metrics['per_class'].values())} images; "
-        f"{len(metrics['skipped_files'])} file(s) skipped"
-    )
-    print(f"model: {args.out}/model.keras   report: {args.out}/report.html")
+    kind = "quiet" if args.quiet else "json" if args.json_progress else "human"
+    train(settings, resume=args.resume, overwrite=args.overwrite, progress=kind)
     return 0
+
+
+def duration(text: str) -> float | None:
+    """Seconds from ``90s``, ``5m``, ``1.5h`` or ``300``; None from ``none``."""
+    value = text.strip().lower()
+    if value in ("none", "no", "off"):
+        return None
+    scale = {"s": 1, "m": 60, "h": 3600}.get(value[-1:], 1)
+    try:
+        seconds = float(value[:-1] if value[-1:] in "smh" else value) * scale
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a duration: write 90s, 5m, 1h, a number of seconds or none")
+    return seconds

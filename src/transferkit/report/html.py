@@ -57,7 +57,8 @@ def render(
     ]
     if CURVES_FILE in plots:
         parts.append(_section("Training curves", _plot(plots[CURVES_FILE], "training curves")))
-    parts += [_mistakes(metrics, thumbnails), _skipped(metrics), _settings(metrics), "</main></body></html>"]
+    parts += [_model_choice(metrics), _mistakes(metrics, thumbnails), _skipped(metrics), _settings(metrics)]
+    parts.append("</main></body></html>")
     return "\n".join(parts) + "\n"
 
 
@@ -142,6 +143,30 @@ def _skipped(metrics: Mapping[str, Any]) -> str:
         f'<tr><td class="path">{escape(s["path"])}</td><td>{escape(s["reason"] or "–")}</td></tr>' for s in skipped
     )
     return _section(f"Skipped files ({len(skipped)})", f"<table><tr><th>file</th><th>why</th></tr>{rows}</table>")
+
+
+def _model_choice(metrics: Mapping[str, Any]) -> str:
+    """What ``--model auto`` tried and chose, and what the training plan decided (empty when neither)."""
+    notes = "".join(f'<p class="note">{escape(str(n))}</p>' for n in metrics.get("notes") or [])
+    candidates = metrics.get("auto_candidates") or []
+    if not candidates:
+        return notes
+    rows = "".join(
+        f"<tr><td>{escape(str(c['name']))}{' <b>(chosen)</b>' if c.get('chosen') else ''}</td>"
+        f"<td>{_percent(c.get('accuracy'))}</td><td>{_number(c.get('images_per_second'))}</td>"
+        f"<td>{escape(str(c.get('note') or ''))}</td></tr>"
+        for c in candidates
+    )
+    head = "<tr><th>model</th><th>probe accuracy</th><th>img/s</th><th></th></tr>"
+    return _section("Model choice (--model auto)", f"<table>{head}{rows}</table>{notes}")
+
+
+def _percent(value: Any) -> str:
+    return "–" if value is None else f"{float(value):.1%}"
+
+
+def _number(value: Any) -> str:
+    return "–" if value is None else f"{float(value):.1f}"
 
 
 def _settings(metrics: Mapping[str, Any]) -> str:

@@ -44,12 +44,14 @@ def write_report(
     top_k: int = 5,
     title: str = "transferkit run report",
     max_mistakes: int = 12,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate and write the run report into ``run_dir``; returns the metrics as written to ``metrics.json``.
 
     ``history``: Keras's ``History.history`` (a ``"phase"`` list, one entry per epoch, marks fine-tuning
     phases on the curves). ``skipped_files``: paths, ``(path, reason)`` pairs or :class:`ImageError`\\ s.
-    ``epochs`` defaults to the length of ``history``. Writes ``metrics.json``, ``history.csv`` (with a
+    ``epochs`` defaults to the length of ``history``; ``extra`` entries are added to the metrics as they are.
+    Writes ``metrics.json``, ``history.csv`` (with a
     history), ``curves.png`` (with a history), ``confusion_matrix.png`` and the self-contained ``report.html``.
     """
     folder = Path(run_dir)
@@ -64,6 +66,7 @@ def write_report(
         skipped_files=[_skipped(item) for item in skipped_files],
         worst_mistakes=mistakes,
         settings=_jsonable(dict(settings or {})),
+        **_jsonable(dict(extra or {})),
     )
     plots: dict[str, bytes] = {CONFUSION_FILE: confusion_png(metrics["confusion_matrix"], metrics["classes"])}
     if columns:

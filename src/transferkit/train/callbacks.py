@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,3 +36,62 @@ class Checkpoint(keras.callbacks.Callback):
         with atomic_path(self.weights) as temp:
             self.classifier_model.save_weights(temp)
         write_json(self.state, {"epochs_done": epoch + 1, "history": self.history})
+
+
+def score(logs: dict[str, float]) -> tuple[float, float]:
+    """How good an epoch was: validation accuracy first, then validation loss (lower is better)."""
+    return float(logs.get("val_accuracy", float("-inf"))), -float(logs.get("val_loss", float("inf")))
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Early stopping by validation accuracy, then loss, restoring the best weights of ``target`` at the end.
+
+    ``initial`` is the score the weights had before this ``fit`` (the head phase's): a phase that never beats
+    it leaves the classifier as it was. ``restored`` says afterwards whether older weights came back."""
+
+    def __init__(self, target: Any, *, patience: int, initial: tuple[float, float] | None = None) -> None:
+        super().__init__()
+        self.target, self.patience, self.initial = target, patience, initial
+        self.best: tuple[float, float] | None = None
+        self.best_weights: list[Any] | None = None
+        self.best_epoch = -1
+        self.wait = 0
+        self.restored = False
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        self.best, self.wait, self.best_epoch, self.restored = self.initial, 0, -1, False
+        self.best_weights = self.target.get_weights() if self.initial is not None else None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        current = score(logs or {})
+        if self.best is None or current > self.best:
+            self.best, self.best_weights, self.best_epoch, self.wait = current, self.target.get_weights(), epoch, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        if self.best_weights is not None and self.wait > 0:
+            self.target.set_weights(self.best_weights)
+            self.restored = True
+
+
+class Budget(keras.callbacks.Callback):
+    """Stops ``fit`` after an epoch when the next one, as long as the longest so far, would end after
+    ``deadline`` (a ``time.perf_counter()`` value). ``stopped`` says whether it did."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+        self.longest = 0.0
+        self.stopped = False
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        now = time.perf_counter()
+        self.longest = max(self.longest, now - self.started)
+        if now + self.longest > self.deadline:
+            self.model.stop_training = self.stopped = True

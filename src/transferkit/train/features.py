@@ -1,44 +1,60 @@
-"""The frozen-feature cache: while the backbone is frozen, run it once per image, then train the head on
-the stored features.
+"""The activation cache: run the frozen part of the model once per image and view, then train on what it gave.
 
-A frozen backbone gives the same pooled features every epoch, so recomputing them -- what plain Keras
-``fit`` does -- spends nearly all of every epoch's time on work already done. With augmentation, each
-image is stored under ``views`` different augmentations (view 0 unaugmented) and epoch ``e`` trains on
-view ``e % views``, so the head still sees varied inputs. Features live in memory, or memory-mapped in a
-folder when they would exceed ``max_memory_bytes``. :func:`fit_head` is phase one of
-:func:`~transferkit.train.finetune.fine_tune` on such a cache.
+A frozen layer gives the same output every epoch for the same input, so recomputing it -- what plain Keras
+``fit`` does -- spends most of every epoch on work already done. :func:`extract` stores the output of any
+frozen model (the whole backbone's pooled features, or the bottom of a partly unfrozen backbone, see
+:mod:`transferkit.train.partial`) for every batch of each source, one source per view: view 0 unaugmented,
+the others augmented. :class:`ViewBatches` serves a cache to ``fit``: epoch ``e`` trains on view
+``e % views``, shuffled. Large caches are memory-mapped in a folder; ``float16`` halves them.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import keras
 import numpy as np
 
-from ..models import heads
-
-if TYPE_CHECKING:
-    from ..models.classifier import ImageClassifier
+#: Views cached per image when training augments (view 0 is the plain image). See the README.
+DEFAULT_VIEWS = 2
 
 
 @dataclass
 class FeatureSet:
-    """Pooled backbone features ``(views, n, dim)`` and their labels ``(views, n[, classes])``."""
+    """Cached outputs ``(views, n, *shape)``, their labels ``(views, n[, classes])`` and what one image cost."""
 
     features: np.ndarray
     labels: np.ndarray
+    seconds_per_image: float = 0.0
 
     @property
     def views(self) -> int:
         return int(self.features.shape[0])
 
+    @property
+    def count(self) -> int:
+        return int(self.features.shape[1])
 
-def _batches(dataset: Any) -> Iterable[tuple[Any, Any]]:
+    def view(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.features[index], self.labels[index]
+
+    def map(self, model: Any, batch_size: int = 256) -> FeatureSet:
+        """``model`` applied to every cached output (e.g. the rest of the backbone and the pooling)."""
+        out = [np.concatenate([_predict(model, f[i : i + batch_size]) for i in range(0, len(f), batch_size)])
+               for f in self.features]  # fmt: skip
+        return FeatureSet(np.stack(out), self.labels, self.seconds_per_image)
+
+
+def _predict(model: Any, x: Any) -> np.ndarray:
+    return np.asarray(keras.ops.convert_to_numpy(model(np.asarray(x, np.float32), training=False)), np.float32)
+
+
+def batches(dataset: Any) -> Iterable[tuple[Any, Any]]:
     """(images, labels) batches of a Keras-style dataset (PyDataset/Sequence) or an iterable of batches."""
     if hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__"):
         for index in range(len(dataset)):
@@ -52,110 +68,85 @@ def _batches(dataset: Any) -> Iterable[tuple[Any, Any]]:
 
 
 def extract(
-    classifier: ImageClassifier,
+    model: Any,
     sources: list[Any],
+    *,
     folder: str | os.PathLike[str] | None = None,
+    dtype: Any = np.float32,
     max_memory_bytes: int = 1 << 30,
-    verbose: bool = True,
+    on_batch: Callable[[int], None] | None = None,
 ) -> FeatureSet:
-    """Pooled features of every batch of each source (one source per view), in inference mode."""
-    extractor = keras.Model(classifier.model.input, heads.layer(classifier.model, heads.POOL).output)
-    dim = int(extractor.output_shape[-1])
-    per_view: list[tuple[np.ndarray, np.ndarray]] = []
-    total = sum(len(s) for s in sources if hasattr(s, "__len__"))
-    progress = keras.utils.Progbar(total or None, unit_name="batch") if verbose else None
+    """``model``'s output (inference mode) for every batch of each source, one source per view.
+
+    Stored as ``dtype``; memory-mapped in ``folder`` (``cache.npy``) when larger than ``max_memory_bytes``.
+    ``on_batch(images)`` is called after each batch (progress). Sources shorter than the first are
+    trimmed to the shortest (a skipped image in one view)."""
+    shape = tuple(int(d) for d in model.output_shape[1:])
+    per_view: list[tuple[list[np.ndarray], list[np.ndarray]]] = []
+    images, start = 0, time.perf_counter()
     for source in sources:
-        feats, labels = [], []
-        for x, y in _batches(source):
-            feats.append(np.asarray(extractor.predict_on_batch(x), dtype=np.float32))
+        feats: list[np.ndarray] = []
+        labels: list[np.ndarray] = []
+        for x, y in batches(source):
+            feats.append(_predict(model, x).astype(dtype, copy=False))
             labels.append(np.asarray(y))
-            if progress is not None:
-                progress.add(1)
-        per_view.append((np.concatenate(feats), np.concatenate(labels)))
-    n = min(len(f) for f, _ in per_view)
-    shape = (len(per_view), n, dim)
-    features = _allocate(shape, folder, max_memory_bytes)
-    for view, (f, _) in enumerate(per_view):
-        features[view] = f[:n]
-    return FeatureSet(features, np.stack([lab[:n] for _, lab in per_view]))
+            images += len(feats[-1])
+            if on_batch is not None:
+                on_batch(len(feats[-1]))
+        per_view.append((feats, labels))
+    seconds = (time.perf_counter() - start) / max(1, images)
+    n = min(sum(len(f) for f in feats) for feats, _ in per_view)
+    out = _allocate((len(per_view), n, *shape), np.dtype(dtype), folder, max_memory_bytes)
+    for view, (feats, _) in enumerate(per_view):
+        row = 0
+        for f in feats:
+            take = min(len(f), n - row)
+            out[view, row : row + take] = f[:take]
+            row += take
+    labels_out = np.stack([np.concatenate(labels)[:n] for _, labels in per_view])
+    return FeatureSet(out, labels_out, seconds)
 
 
-def _allocate(shape: tuple[int, int, int], folder: str | os.PathLike[str] | None, limit: int) -> np.ndarray:
-    if folder is None or int(np.prod(shape)) * 4 <= limit:
-        return np.zeros(shape, np.float32)
+def _allocate(shape: tuple[int, ...], dtype: np.dtype[Any], folder: Any, limit: int) -> np.ndarray:
+    if folder is None or int(np.prod(shape)) * dtype.itemsize <= limit:
+        return np.zeros(shape, dtype)
     Path(folder).mkdir(parents=True, exist_ok=True)
-    return np.lib.format.open_memmap(Path(folder) / "features.npy", mode="w+", dtype=np.float32, shape=shape)
+    return np.lib.format.open_memmap(Path(folder) / "cache.npy", mode="w+", dtype=dtype, shape=shape)
 
 
 class ViewBatches(keras.utils.PyDataset):
-    """A Keras PyDataset over cached features: epoch ``e`` uses view ``e % views``, shuffled."""
+    """A Keras PyDataset over a cache: epoch ``e`` uses view ``e % views``, shuffled (seeded per epoch),
+    served as float32. ``shuffle=False`` serves view 0 in order (validation)."""
 
-    def __init__(self, data: FeatureSet, batch_size: int, seed: int | None) -> None:
+    def __init__(self, data: FeatureSet, batch_size: int, seed: int | None = None, shuffle: bool = True) -> None:
         super().__init__()
-        self.data, self.batch_size = data, batch_size
+        self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
+        self.seed = 0 if seed is None else seed
         self.epoch = 0
-        self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(data.features.shape[1])
 
     def __len__(self) -> int:
-        return int(np.ceil(self.data.features.shape[1] / self.batch_size))
+        return int(np.ceil(self.data.count / self.batch_size))
+
+    def _order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(self.data.count)
+        return np.random.default_rng((self.seed, self.epoch)).permutation(self.data.count)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        view = self.epoch % self.data.views
-        rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
-        return np.asarray(self.data.features[view, rows]), self.data.labels[view, rows]
+        view = self.epoch % self.data.views if self.shuffle else 0
+        rows = np.sort(self._order()[index * self.batch_size : (index + 1) * self.batch_size])
+        return np.asarray(self.data.features[view, rows], np.float32), self.data.labels[view, rows]
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
-        self.order = self.rng.permutation(self.data.features.shape[1])
-
-
-def head_model(classifier: ImageClassifier) -> Any:
-    """A model from pooled features to class probabilities that shares the classifier's head layers,
-    so training it trains the classifier."""
-    model = classifier.model
-    pool = heads.layer(model, heads.POOL)
-    inputs = keras.Input(shape=(int(pool.output.shape[-1]),), name="features")
-    x = heads.layer(model, heads.DROPOUT)(inputs)
-    outputs = heads.layer(model, heads.HEAD)(x)
-    return keras.Model(inputs, outputs, name="head")
-
-
-def fit_head(
-    classifier: ImageClassifier,
-    train: Any,
-    validation: Any,
-    *,
-    epochs: int,
-    learning_rate: float,
-    views: int | None,
-    folder: str | None,
-    seed: int | None,
-    initial_epoch: int,
-    **fit: Any,
-) -> dict[str, list[float]]:
-    """Phase one on cached features: extract them (several augmented views when ``train`` augments), then
-    fit the head on them; ``fit`` (callbacks, class_weight, verbose) goes to Keras ``fit``. The history."""
-    clean = unaugmented(train)
-    augmenting = clean is not train and getattr(train, "augment", True) is not None  # not merely shuffled
-    n_views = views if views is not None else (3 if augmenting else 1)
-    sources = [clean] + [train] * (n_views - 1 if augmenting else 0)
-    cached = extract(classifier, sources, folder=folder, verbose=fit.get("verbose") != 0)
-    val = None
-    if validation is not None:
-        val_set = extract(classifier, [unaugmented(validation)], verbose=False)
-        val = (val_set.features[0], val_set.labels[0])
-    head = head_model(classifier)
-    sparse = cached.labels.ndim == 2
-    head.compile(
-        optimizer=keras.optimizers.Adam(learning_rate), **heads.compile_args(len(classifier.class_names), sparse)
-    )
-    batches = ViewBatches(cached, getattr(train, "batch_size", 32) or 32, seed)
-    history = head.fit(batches, validation_data=val, epochs=epochs, initial_epoch=initial_epoch, **fit).history
-    return dict(history)
 
 
 def unaugmented(dataset: Any) -> Any:
     """The same dataset without augmentation or shuffling (itself when it has neither)."""
     plain = getattr(dataset, "without_augmentation", None)
     return plain() if callable(plain) else dataset
+
+
+def augments(dataset: Any) -> bool:
+    """Whether ``dataset`` augments (not merely shuffles): only then are extra views worth caching."""
+    return unaugmented(dataset) is not dataset and getattr(dataset, "augment", True) is not None

@@ -1,10 +1,12 @@
 """Two-phase fine-tuning, readable in one screen (fastai's ``fine_tune``, as a plain function).
 
-Phase one trains the new head with the backbone frozen -- on cached features when allowed, which is
-many times faster (:mod:`transferkit.train.features`). Phase two unfreezes the top of the backbone
-(BatchNorm stays frozen) and trains at a lower learning rate with a linear warm-up and cosine decay, so
-the first large gradients of a new head do not wreck pretrained weights. Early stopping restores the
-best weights of each phase by validation loss.
+With the cache (the default) the frozen part of the model runs once per image and view: the bottom of the
+backbone below the layers phase two unfreezes (:mod:`transferkit.train.partial`). Phase one fits the head as
+the convex problem it is (:mod:`transferkit.train.linear`) on pooled features computed from that cache;
+phase two trains the unfrozen top and the head on the same cache at a tenth of the learning rate, with a
+linear warm-up and cosine decay, until validation stops improving or the time budget runs out. The best
+weights by validation accuracy (then loss) are kept -- the head's own if fine-tuning never beats it.
+Without the cache, both phases are Keras ``fit`` on the images (the textbook recipe).
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import keras
+import numpy as np
 
 from ..data import class_weights
-from . import features
+from ..models import heads
+from . import features, linear, plan
+from .callbacks import Budget, KeepBest, score
+from .partial import split
+from .progress import Progress, make
 
 if TYPE_CHECKING:
     from ..models.classifier import ImageClassifier
@@ -24,12 +31,17 @@ if TYPE_CHECKING:
 
 @dataclass
 class FineTuneResult:
-    """What happened: the merged per-epoch history (with a ``phase`` column) and the time spent."""
+    """What happened: the merged per-epoch history (with a ``phase`` column), the time spent, and what the
+    plan decided (``notes``: e.g. why phase two was skipped or stopped)."""
 
     history: dict[str, list[float]] = field(default_factory=dict)
     head_seconds: float = 0.0
     fine_tune_seconds: float = 0.0
+    cache_seconds: float = 0.0
     epochs: int = 0
+    head_C: float | None = None
+    cut: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def add(self, history: dict[str, list[float]], phase: int) -> None:
         n = len(next(iter(history.values()), []))
@@ -52,56 +64,236 @@ def fine_tune(
     unfreeze: str | int | float | None = 0.3,
     warmup_epochs: float = 1.0,
     cache_features: bool = True,
+    partial_cache: bool = True,
     views: int | None = None,
     cache_folder: str | None = None,
     class_weight: dict[int, float] | str | None = None,
     early_stopping: bool = True,
-    patience: int = 3,
+    patience: int = 2,
+    time_budget: float | None = None,
     callbacks: list[Any] | None = None,
     seed: int | None = None,
     initial_epoch: int = 0,
     verbose: Any = "auto",
+    progress: Progress | None = None,
 ) -> FineTuneResult:
     """Fine-tune ``classifier`` on ``train`` (a transferkit/Keras dataset of (images, labels) batches).
 
-    ``epochs`` are phase-two epochs (0 skips it); ``fine_tune_learning_rate`` defaults to a tenth of
-    ``learning_rate``; ``unfreeze`` is what :meth:`ImageClassifier.unfreeze` takes; ``views`` is the number
-    of augmented views cached per image (default 3 when ``train`` augments, else 1);
-    ``class_weight="balanced"`` weighs classes inversely to their frequency; ``initial_epoch`` resumes
-    (epochs before it are skipped, counting head epochs first).
+    ``epochs`` are phase-two epochs at most (0 skips it; fewer when validation stops improving for
+    ``patience`` epochs or ``time_budget`` seconds run out); ``fine_tune_learning_rate`` defaults to a tenth of
+    ``learning_rate``; ``unfreeze`` is what :meth:`ImageClassifier.unfreeze` takes; ``views`` is the number of
+    views cached per image (default :data:`features.DEFAULT_VIEWS` when ``train`` augments, else 1). With the cache,
+    phase one is one logistic-regression fit (one history row) and ``head_epochs`` is not used; without it
+    (``cache_features=False``) phase one is ``head_epochs`` of Keras ``fit``. ``partial_cache=False`` trains
+    phase two on the images. ``class_weight="balanced"`` weighs classes inversely to their frequency;
+    ``initial_epoch`` resumes (epochs before it are skipped, phase one's first).
     """
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    fit = dict(
-        class_weight=class_weights(train) if class_weight == "balanced" else class_weight,
-        callbacks=_callbacks(callbacks, stop_early=early_stopping and validation is not None, patience=patience),
-        verbose=verbose,
-    )
-    result = FineTuneResult()
-    if head_epochs > initial_epoch:
+        _reseed(classifier.model, seed)
+    progress = progress or make("quiet" if verbose == 0 else "human")
+    weights = class_weights(train) if class_weight == "balanced" else class_weight
+    stop_early = early_stopping and validation is not None
+    run = _Run(classifier, train, validation, progress, weights, list(callbacks or []), seed, time_budget)
+    if not cache_features:
+        return run.uncached(head_epochs, epochs, learning_rate, fine_tune_learning_rate, unfreeze, warmup_epochs,
+                            stop_early, patience, initial_epoch, verbose)  # fmt: skip
+    return run.cached(
+        epochs=epochs, learning_rate=fine_tune_learning_rate or learning_rate / 10, unfreeze=unfreeze,
+        warmup_epochs=warmup_epochs, partial=partial_cache, views=views, folder=cache_folder, stop_early=stop_early,
+        patience=patience, initial_epoch=initial_epoch,
+    )  # fmt: skip
+
+
+class _Run:
+    """One call of :func:`fine_tune`: the shared state of its steps."""
+
+    def __init__(
+        self, classifier: Any, train: Any, validation: Any, progress: Progress, class_weight: Any,
+        callbacks: list[Any], seed: int | None, budget: float | None,
+    ) -> None:  # fmt: skip
+        self.classifier, self.train, self.validation, self.progress = classifier, train, validation, progress
+        self.class_weight, self.callbacks, self.seed = class_weight, callbacks, seed
+        self.start = time.perf_counter()
+        self.deadline = None if budget is None else self.start + budget
+        self.result = FineTuneResult()
+        self.sparse = _sparse(train)
+        self.batch_size = int(getattr(train, "batch_size", 32) or 32)
+
+    def left(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.perf_counter()
+
+    # -- the default: the cache, the convex head, phase two on the cache -------------------------------
+
+    def cached(
+        self, *, epochs: int, learning_rate: float, unfreeze: Any, warmup_epochs: float, partial: bool,
+        views: int | None, folder: str | None, stop_early: bool, patience: int, initial_epoch: int,
+    ) -> FineTuneResult:  # fmt: skip
+        classifier, progress = self.classifier, self.progress
+        label = f"fine-tuning {_what(unfreeze)}"
+        if epochs > 0:
+            classifier.unfreeze(unfreeze)
+        parts = split(classifier)
+        partial = partial and epochs > 0 and parts.fraction > 0
+        if not partial:
+            classifier.freeze()
+            parts = split(classifier)
+        n_views = 1 if not features.augments(self.train) else (views or features.DEFAULT_VIEWS)
+        sources = [features.unaugmented(self.train)] + [self.train] * (n_views - 1)
+        val_sources = [features.unaugmented(self.validation)] if self.validation is not None else []
+
+        loss = _loss(len(classifier.class_names), self.sparse)
+        trainable = (parts.top if partial else classifier.model) if epochs > 0 else None
+        if epochs > 0 and not partial:
+            classifier.unfreeze(unfreeze)
+        costs = plan.measure(parts.bottom, sources[0], trainable, cached_input=partial, loss=loss)
+        if epochs > 0 and not partial:
+            classifier.freeze()
+        images = sum(_count(s) for s in sources + val_sources)
+        steps_per_epoch = -(-_count(sources[0]) // self.batch_size)
+        # an epoch: the training steps, then the validation pass (the top alone on the cache: ~15% of a forward)
+        val_seconds = costs.forward * _count(val_sources[0]) * (0.15 if partial else 1.0) if val_sources else 0.0
+        epoch_seconds = costs.train_step * _count(sources[0]) + val_seconds
+        dim = int(np.prod(parts.pooled.output_shape[1:]))
+        head_s = plan.head_seconds(_count(sources[0]) * n_views, dim, len(classifier.class_names), len(linear.C_GRID))
+        left = self.left()
+        budget_left = None if left is None else left - images * costs.forward - head_s
+        planned, skipped = plan.fine_tune_epochs(epochs, epoch_seconds, budget_left)
+        steps = plan.steps(images=images, forward=costs.forward, head=head_s, epochs=planned or epochs,
+                           epoch_seconds=epoch_seconds, label=label if epochs > 0 else "fine-tuning",
+                           skipped=skipped)  # fmt: skip
+        progress.plan(self._info(n_views), steps)
+
         start = time.perf_counter()
-        classifier.freeze()
-        if cache_features:
-            history = features.fit_head(
-                classifier, train, validation, epochs=head_epochs, learning_rate=learning_rate, views=views,
-                folder=cache_folder, seed=seed, initial_epoch=initial_epoch, **fit,
-            )  # fmt: skip
-        else:
-            classifier.compile(learning_rate, sparse=_sparse(train))
-            history = classifier.fit(train, validation, epochs=head_epochs, initial_epoch=initial_epoch, **fit).history
-        result.add(history, phase=1)
-        result.head_seconds = time.perf_counter() - start
-    if epochs > 0:
+        progress.start("cache", images, unit="image", label=steps[0].label)
+        dtype = np.float16 if partial else np.float32
+        cache = features.extract(parts.bottom, sources, folder=folder, dtype=dtype, on_batch=progress.advance)
+        val_cache = (
+            features.extract(parts.bottom, val_sources, dtype=dtype, on_batch=progress.advance) if val_sources else None
+        )
+        progress.end()
+        self.result.cache_seconds = time.perf_counter() - start
+        self.result.cut = parts.cut
+
+        if initial_epoch < 1:
+            start = time.perf_counter()
+            progress.start("head", 1, unit="fit", label=steps[1].label)
+            logs = self._head(parts, cache, val_cache, initial_epoch)
+            progress.advance(1)
+            progress.end(logs)
+            self.result.head_seconds = time.perf_counter() - start
+        if planned == 0:
+            if skipped and epochs > 0:
+                self._say(f"fine-tuning skipped: {skipped}")
+            return self._done(learning_rate)
+
         start = time.perf_counter()
         classifier.unfreeze(unfreeze)
-        rate = fine_tune_learning_rate or learning_rate / 10
-        classifier.compile(_warmup_cosine(rate, len(train), epochs, warmup_epochs), sparse=_sparse(train))
-        history = classifier.fit(
-            train, validation, epochs=head_epochs + epochs, initial_epoch=max(initial_epoch, head_epochs), **fit
-        ).history
-        result.add(history, phase=2)
-        result.fine_tune_seconds = time.perf_counter() - start
-    return result
+        train_batches: Any = features.ViewBatches(cache, self.batch_size, self.seed) if partial else self.train
+        val_batches: Any = (
+            (features.ViewBatches(val_cache, 256, shuffle=False) if partial else self.validation)
+            if val_cache is not None
+            else None
+        )
+        model = parts.top if partial else classifier.model
+        schedule = _warmup_cosine(learning_rate, steps_per_epoch, planned, warmup_epochs)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), **_compile(len(classifier.class_names), self.sparse))
+        initial = score(_evaluate(model, val_batches)) if val_batches is not None else None
+        keep = KeepBest(classifier.model, patience=patience if stop_early else planned + 1, initial=initial)
+        budget = Budget(self.deadline) if self.deadline is not None else None
+        callbacks = [keep, *([budget] if budget else []), *self.callbacks,
+                     progress.callback("fine_tune", planned, steps_per_epoch, label)]  # fmt: skip
+        history = model.fit(
+            train_batches, validation_data=val_batches, epochs=1 + planned, initial_epoch=max(initial_epoch, 1),
+            class_weight=self.class_weight, callbacks=callbacks, verbose=0,
+        ).history  # fmt: skip
+        self.result.add(history, phase=2)
+        self.result.fine_tune_seconds = time.perf_counter() - start
+        if budget is not None and budget.stopped:
+            self._say("fine-tuning stopped: the time budget would not fit another epoch")
+        if keep.restored:
+            best = "the head's" if keep.best_epoch < 0 else f"epoch {keep.best_epoch + 1}'s"
+            self._say(f"kept {best} weights (best validation accuracy)")
+        return self._done(learning_rate)
+
+    def _done(self, learning_rate: float) -> FineTuneResult:
+        """The classifier compiled as ``fit`` would leave it (``evaluate`` works), frozen as the last phase."""
+        self.classifier.compile(learning_rate, sparse=self.sparse)
+        return self.result
+
+    def _head(self, parts: Any, cache: Any, val_cache: Any, epoch: int) -> dict[str, float]:
+        """Phase one: the logistic-regression head on pooled features, put into the Keras head."""
+        pooled = cache.map(parts.pooled)
+        x = pooled.features.reshape(-1, pooled.features.shape[-1])
+        y = pooled.labels.reshape(-1, *pooled.labels.shape[2:])
+        val = val_cache.map(parts.pooled).view(0) if val_cache is not None else (None, None)
+        classes = len(self.classifier.class_names)
+        fitted = linear.fit_logistic(x, y, classes, val[0], val[1], class_weight=self.class_weight)
+        heads.layer(self.classifier.model, heads.HEAD).set_weights([fitted.kernel, fitted.bias])
+        self.result.head_C = fitted.C
+        logs = _logs(fitted.probabilities(x), y, classes)
+        if val[0] is not None and val[1] is not None:
+            logs.update({f"val_{k}": v for k, v in _logs(fitted.probabilities(val[0]), val[1], classes).items()})
+        callbacks = keras.callbacks.CallbackList(self.callbacks, model=self.classifier.model)
+        callbacks.on_epoch_end(epoch, logs)
+        self.result.add({k: [v] for k, v in logs.items()}, phase=1)
+        return logs
+
+    def _info(self, views: int) -> dict[str, Any]:
+        val = self.validation
+        return {
+            "model": self.classifier.base_model,
+            "image_size": self.classifier.image_size[0],
+            "images": _count(self.train),
+            "val_images": _count(val) if val is not None else 0,
+            "classes": len(self.classifier.class_names),
+            "views": views,
+            "budget_s": None if self.deadline is None else self.deadline - self.start,
+        }
+
+    def _say(self, note: str) -> None:
+        self.progress.note(note)
+        self.result.notes.append(note)
+
+    # -- without the cache: the textbook recipe --------------------------------------------------------
+
+    def uncached(
+        self, head_epochs: int, epochs: int, learning_rate: float, fine_tune_learning_rate: float | None,
+        unfreeze: Any, warmup_epochs: float, stop_early: bool, patience: int, initial_epoch: int, verbose: Any,
+    ) -> FineTuneResult:  # fmt: skip
+        classifier = self.classifier
+        early = [keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)]
+        fit = dict(class_weight=self.class_weight, callbacks=self.callbacks + (early if stop_early else []),
+                   verbose=verbose)  # fmt: skip
+        if head_epochs > initial_epoch:
+            start = time.perf_counter()
+            classifier.freeze()
+            classifier.compile(learning_rate, sparse=self.sparse)
+            history = classifier.fit(
+                self.train, self.validation, epochs=head_epochs, initial_epoch=initial_epoch, **fit
+            )
+            self.result.add(history.history, phase=1)
+            self.result.head_seconds = time.perf_counter() - start
+        if epochs > 0:
+            start = time.perf_counter()
+            classifier.unfreeze(unfreeze)
+            rate = fine_tune_learning_rate or learning_rate / 10
+            classifier.compile(_warmup_cosine(rate, len(self.train), epochs, warmup_epochs), sparse=self.sparse)
+            history = classifier.fit(self.train, self.validation, epochs=head_epochs + epochs,
+                                     initial_epoch=max(initial_epoch, head_epochs), **fit)  # fmt: skip
+            self.result.add(history.history, phase=2)
+            self.result.fine_tune_seconds = time.perf_counter() - start
+        return self.result
+
+
+def _reseed(model: Any, seed: int) -> None:
+    """Give every random layer of ``model`` (dropout, the backbone's stochastic depth) a state derived from
+    ``seed`` and its place in the model. Keras seeds them when they are built, from Python's global random
+    state, so a model built before the seed was set would draw other masks in every run."""
+    generators = [g for layer in model._flatten_layers(include_self=True) for g in layer._seed_generators]
+    for index, generator in enumerate(generators):
+        state = (seed * 1_000_003 + index + 1) % (2**31 - 1)
+        generator.state.assign(np.array([state, 0], dtype=generator.state.dtype))
 
 
 def _warmup_cosine(rate: float, steps_per_epoch: int, epochs: int, warmup_epochs: float) -> Any:
@@ -113,13 +305,47 @@ def _warmup_cosine(rate: float, steps_per_epoch: int, epochs: int, warmup_epochs
     )
 
 
-def _callbacks(user: list[Any] | None, *, stop_early: bool, patience: int) -> list[Any]:
-    cbs = list(user or [])
-    if stop_early:
-        cbs.append(keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True))
-    return cbs
+def _what(unfreeze: Any) -> str:
+    if unfreeze is None:
+        return "the whole backbone"
+    if isinstance(unfreeze, float) and 0 < unfreeze <= 1:
+        return f"top {unfreeze:.0%}"
+    return f"from {unfreeze!r}"
+
+
+def _count(dataset: Any) -> int:
+    files = getattr(dataset, "usable_files", None) or getattr(dataset, "files", None)
+    if files is not None:
+        return len(files)
+    return len(dataset) * int(getattr(dataset, "batch_size", 1) or 1)
 
 
 def _sparse(dataset: Any) -> bool:
     mode = getattr(dataset, "label_mode", None) or getattr(dataset, "class_mode", None)
     return mode in ("int", "sparse")
+
+
+def _compile(classes: int, sparse: bool) -> dict[str, Any]:
+    return heads.compile_args(classes, sparse)
+
+
+def _loss(classes: int, sparse: bool) -> Any:
+    return _compile(classes, sparse)["loss"]
+
+
+def _evaluate(model: Any, data: Any) -> dict[str, float]:
+    values = model.evaluate(data, verbose=0, return_dict=True)
+    return {f"val_{k}": float(v) for k, v in values.items()}
+
+
+def _logs(probabilities: np.ndarray, labels: np.ndarray, classes: int) -> dict[str, float]:
+    """Keras's epoch logs for a head's predictions: loss, accuracy and top-k accuracy (k = 5, or fewer)."""
+    y = linear.class_indices(labels)
+    p = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1.0)
+    k = min(5, classes)
+    top_k = np.argsort(-probabilities, axis=1)[:, :k]
+    return {
+        "loss": float(-np.log(p).mean()),
+        "accuracy": float((probabilities.argmax(axis=1) == y).mean()),
+        "top_k": float((top_k == y[:, None]).any(axis=1).mean()),
+    }

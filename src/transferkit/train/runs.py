@@ -17,7 +17,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,14 @@ from ..data import image_folder
 from ..errors import DatasetError, Interrupted, RunFolderError
 from ..models import ImageClassifier
 from ..zoo import registry
+from .auto import choose_model
 from .callbacks import Checkpoint, write_json
+from .progress import Progress, make
 
 CHECKPOINT, STATE, SETTINGS, MODEL = "checkpoint.weights.h5", "checkpoint.json", "run.json", "model.keras"
+AUTO = "auto"
+#: The share of the time budget that ``--model auto`` may spend on its probes.
+AUTO_SHARE = 0.3
 
 
 @dataclass
@@ -39,9 +44,10 @@ class TrainSettings:
 
     data_dir: str
     out: str
-    model: str = "efficientnet_lite0"
-    epochs: int = 10  # head epochs on cached features: seconds each (``fine_tune``'s head_epochs)
-    fine_tune_epochs: int = 2  # the costly phase on 2 CPU cores (``fine_tune``'s epochs)
+    model: str = "efficientnet_lite0"  # or "auto": chosen by linear probes (:mod:`transferkit.train.auto`)
+    epochs: int = 10  # head epochs without the cache (with it the head is one logistic-regression fit)
+    fine_tune_epochs: int = 10  # at most: fewer when validation stops improving or the budget runs out
+    time_budget: float | None = 300.0  # seconds for the whole run; None: no limit
     image_size: int | None = None  # None: the model's own input size
     batch_size: int = 32
     val_split: float = 0.2
@@ -50,6 +56,7 @@ class TrainSettings:
     seed: int = 0
     cache_features: bool = True
     learning_rate: float = 1e-3
+    auto_candidates: list[dict[str, Any]] | None = None  # what --model auto tried (filled in by the run)
 
 
 def _check_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
@@ -98,16 +105,29 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def train(settings: TrainSettings, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
-    """Run (or resume) a training run; returns the metrics written to ``metrics.json``."""
+def train(
+    settings: TrainSettings, resume: bool = False, overwrite: bool = False, progress: Progress | str = "human"
+) -> dict[str, Any]:
+    """Run (or resume) a training run; returns the metrics written to ``metrics.json``. ``progress`` is a
+    :class:`~transferkit.train.progress.Progress` or its kind (``"human"``, ``"json"``, ``"quiet"``)."""
+    begun = time.perf_counter()
     out = Path(settings.out)
+    show = make(progress) if isinstance(progress, str) else progress
     _check_folder(out, resume=resume, overwrite=overwrite)
     if resume:
         settings = TrainSettings(**json.loads((out / SETTINGS).read_text()))
+    if settings.model == AUTO:
+        probe_data, _ = load_data(settings, (224, 224))  # only its files and labels are used: each probe resizes
+        share = None if settings.time_budget is None else settings.time_budget * AUTO_SHARE
+        choice = choose_model(
+            probe_data, budget_s=share or 120.0, seed=settings.seed, progress=show, image_size=settings.image_size
+        )
+        show.note(choice.table())
+        settings = replace(settings, model=choice.name, auto_candidates=choice.as_json())
     size = settings.image_size or registry.get(settings.model).input_size
     train_data, val_data = load_data(settings, (size, size))
     classifier = ImageClassifier.from_pretrained(
-        settings.model, classes=train_data.class_names, input_shape=(size, size, 3)
+        settings.model, classes=train_data.class_names, input_shape=(size, size, 3), seed=settings.seed
     )
 
     done, history = 0, {}
@@ -116,21 +136,24 @@ def train(settings: TrainSettings, resume: bool = False, overwrite: bool = False
         done, history = int(state["epochs_done"]), state["history"]
         if (out / CHECKPOINT).exists():
             classifier.model.load_weights(out / CHECKPOINT)
-        print(f"Resuming '{out}' after epoch {done}.")
+        show.note(f"Resuming '{out}' after epoch {done}.")
     else:  # the input is good: only now is the folder touched
         for stale in (MODEL, report.METRICS_FILE, CHECKPOINT, STATE):
             (out / stale).unlink(missing_ok=True)
         write_json(out / SETTINGS, asdict(settings))
+    head_epochs = 1 if settings.cache_features else settings.epochs
     checkpoint = Checkpoint(
-        classifier.model, weights=out / CHECKPOINT, state=out / STATE, history=history, head_epochs=settings.epochs
+        classifier.model, weights=out / CHECKPOINT, state=out / STATE, history=history, head_epochs=head_epochs
     )
+    budget = None if settings.time_budget is None else settings.time_budget - (time.perf_counter() - begun)
     start = time.perf_counter()
     try:
         with _sigterm_as_interrupt():
-            classifier.fine_tune(
+            result = classifier.fine_tune(
                 train_data, val_data, head_epochs=settings.epochs, epochs=settings.fine_tune_epochs,
                 learning_rate=settings.learning_rate, cache_features=settings.cache_features, seed=settings.seed,
                 callbacks=[checkpoint], initial_epoch=done, cache_folder=str(out / "features"),
+                time_budget=budget, progress=show,
             )  # fmt: skip
     except KeyboardInterrupt:
         raise _interrupted(settings, out, epochs=len(next(iter(history.values()), []))) from None
@@ -143,10 +166,16 @@ def train(settings: TrainSettings, resume: bool = False, overwrite: bool = False
         out, plain_val.usable_labels, probabilities, classifier.class_names,
         paths=plain_val.usable_files, history=history, skipped_files=[*train_data.skipped, *_new(val_data, train_data)],
         train_seconds=seconds, settings=asdict(settings), title=f"transferkit: {settings.model} on {settings.data_dir}",
+        extra={"model": settings.model, "auto_candidates": settings.auto_candidates, "notes": result.notes},
     )  # fmt: skip
     for name in (CHECKPOINT, STATE):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / "features", ignore_errors=True)
+    show.finish({
+        "val_accuracy": metrics["val_accuracy"], "val_loss": metrics["val_loss"], "val_images": metrics["num_samples"],
+        "skipped_files": len(metrics["skipped_files"]), "seconds": round(time.perf_counter() - begun, 1),
+        "model_file": str(out / MODEL), "report": str(out / report.HTML_FILE),
+    })  # fmt: skip
     return metrics
 
 

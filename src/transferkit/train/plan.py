@@ -1,0 +1,92 @@
+"""What a training run will cost, measured before it starts: a few timed batches, then the plan.
+
+The plan is shown up front (:meth:`Progress.plan <transferkit.train.progress.Progress.plan>`) and decides
+how many phase-two epochs a time budget affords: caching and the head fit always run (they give the model);
+phase two gets what is left, and none when not even one epoch fits -- which the plan says.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from .progress import Step
+
+
+@dataclass
+class Costs:
+    """Measured seconds per image: the frozen part's forward pass (decoding included) and a training step
+    of the trainable part on cached inputs; ``sample`` is the cached output of the timed batch."""
+
+    forward: float
+    train_step: float
+    sample: tuple[np.ndarray, np.ndarray]
+
+
+def measure(bottom: Any, dataset: Any, trainable: Any | None, *, cached_input: bool, loss: Any) -> Costs:
+    """Time one batch of ``bottom`` (after a warm-up batch) and, when ``trainable`` is given, two training
+    steps of it (after a warm-up step) on that batch -- fed the cached output when ``cached_input``, else the
+    images. ``trainable``'s weights are put back afterwards; its compiled state is replaced by the caller."""
+    first = dataset[0]
+    second = dataset[1 % len(dataset)]
+    bottom(np.asarray(first[0], np.float32), training=False)
+    start = time.perf_counter()
+    x, y = second[0], second[1]
+    out = np.asarray(keras.ops.convert_to_numpy(bottom(np.asarray(x, np.float32), training=False)), np.float32)
+    forward = (time.perf_counter() - start) / len(out)
+    step = 0.0
+    if trainable is not None:
+        inputs = out if cached_input else np.asarray(x, np.float32)
+        saved = trainable.get_weights()
+        trainable.compile(optimizer=keras.optimizers.Adam(1e-6), loss=loss)
+        trainable.train_on_batch(inputs, y)
+        start = time.perf_counter()
+        for _ in range(2):
+            trainable.train_on_batch(inputs, y)
+        step = (time.perf_counter() - start) / (2 * len(out))
+        trainable.set_weights(saved)
+    return Costs(forward, step, (out, np.asarray(y)))
+
+
+def head_seconds(samples: int, dim: int, classes: int, grid: int) -> float:
+    """A rough figure for the logistic-regression head: L-BFGS iterations over the feature matrix per ``C``."""
+    return 0.5 + grid * samples * dim * classes * 2e-8
+
+
+def fine_tune_epochs(wanted: int, epoch_seconds: float, budget_left: float | None) -> tuple[int, str | None]:
+    """How many phase-two epochs fit in ``budget_left`` seconds (all ``wanted`` without a budget), and why
+    phase two is skipped when none does."""
+    if wanted <= 0:
+        return 0, "0 fine-tuning epochs asked for"
+    if budget_left is None:
+        return wanted, None
+    afford = int(max(0.0, budget_left) // max(epoch_seconds, 1e-9))
+    if afford < 1:
+        return 0, (
+            f"one epoch needs ~{clock(epoch_seconds)} and the budget leaves {clock(max(0.0, budget_left))}: "
+            "raise --time-budget to fine-tune"
+        )
+    return min(wanted, afford), None
+
+
+def steps(
+    *, images: int, forward: float, head: float, epochs: int, epoch_seconds: float, label: str, skipped: str | None
+) -> list[Step]:
+    """The plan's steps, in order, with their estimates."""
+    return [
+        Step("cache", f"caching features: {images:,} images", images * forward),
+        Step("head", "head (logistic regression)", head),
+        Step("fine_tune", f"{label}: {epochs} epoch{'s' * (epochs != 1)}", epochs * epoch_seconds, skipped),
+    ]
+
+
+def clock(seconds: float) -> str:
+    """``1:05`` for 65 seconds, ``1:01:05`` past an hour."""
+    seconds = int(math.ceil(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
