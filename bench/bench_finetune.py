@@ -22,7 +22,7 @@ def main() -> None:
     import keras
     import numpy as np
 
-    from transferkit import ImageClassifier, data
+    from transferkit import ImageClassifier, data  # first: it chooses the backend Keras is imported with
     from transferkit.data.samples import texture_folders
     from transferkit.models import heads
     from transferkit.train import features

@@ -44,7 +44,17 @@ def add_parser(commands: Any) -> None:
     split = p.add_mutually_exclusive_group()
     split.add_argument("--val-split", type=float, default=0.2, help="validation fraction (default: 0.2)")
     split.add_argument("--val-dir", default=None, help="a separate validation folder with the same classes")
-    p.add_argument("--augment", default="flip,rotate,zoom", help="comma-separated augmentations, or 'none'")
+    p.add_argument(
+        "--augment",
+        default="flip,rotate,zoom",
+        help="comma-separated augmentations, or 'none'; with the cache they make the extra --views",
+    )
+    p.add_argument(
+        "--views",
+        type=int,
+        default=None,
+        help="images cached per photo: the plain one, then augmented ones (default: 1, measured best)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-features", action=argparse.BooleanOptionalAction, default=True,
                    help="run the frozen part of the backbone once per image (default: on)")  # fmt: skip
@@ -63,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, out=args.out, model=args.model, epochs=args.epochs,
         fine_tune_epochs=args.fine_tune_epochs, image_size=args.image_size, batch_size=args.batch_size,
         val_split=args.val_split, val_dir=args.val_dir, seed=args.seed, cache_features=args.cache_features,
-        time_budget=args.time_budget,
+        time_budget=args.time_budget, views=args.views,
         augment=[a.strip() for a in args.augment.split(",") if a.strip()] if args.augment != "none" else [],
     )  # fmt: skip
     kind = "quiet" if args.quiet else "json" if args.json_progress else "human"

@@ -212,6 +212,8 @@ class Human(Progress):
             accuracy, loss, images = rest.pop("val_accuracy"), rest.pop("val_loss", None), rest.pop("val_images", None)
             lines[0] += f": validation accuracy {accuracy:.1%}" + (f" (loss {loss:.3f})" if loss is not None else "")
             lines[0] += f" on {images:,} images" if isinstance(images, int) else ""
+            skipped = rest.pop("skipped_files", None)
+            lines[0] += f"; {skipped} file(s) skipped" if skipped else ""
         if "model_file" in rest and "report" in rest:
             lines.append(f"model: {rest.pop('model_file')}   report: {rest.pop('report')}")
         lines += [f"  {key}: {_number(value)}" for key, value in rest.items()]

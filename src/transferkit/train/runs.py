@@ -55,6 +55,7 @@ class TrainSettings:
     augment: list[str] = field(default_factory=lambda: ["flip", "rotate", "zoom"])
     seed: int = 0
     cache_features: bool = True
+    views: int | None = None  # cached views per image when augmenting (``fine_tune``'s views; default 1)
     learning_rate: float = 1e-3
     auto_candidates: list[dict[str, Any]] | None = None  # what --model auto tried (filled in by the run)
 
@@ -153,7 +154,7 @@ def train(
                 train_data, val_data, head_epochs=settings.epochs, epochs=settings.fine_tune_epochs,
                 learning_rate=settings.learning_rate, cache_features=settings.cache_features, seed=settings.seed,
                 callbacks=[checkpoint], initial_epoch=done, cache_folder=str(out / "features"),
-                time_budget=budget, progress=show,
+                time_budget=budget, progress=show, views=settings.views,
             )  # fmt: skip
     except KeyboardInterrupt:
         raise _interrupted(settings, out, epochs=len(next(iter(history.values()), []))) from None
@@ -161,7 +162,9 @@ def train(
 
     classifier.save(out / MODEL)
     plain_val = val_data.without_augmentation()
-    probabilities = np.asarray(classifier.model.predict(plain_val, verbose=0))
+    probabilities = result.val_probabilities
+    if probabilities is None or len(probabilities) != len(plain_val.usable_files):
+        probabilities = np.asarray(classifier.model.predict(plain_val, verbose=0))
     metrics = report.write_report(
         out, plain_val.usable_labels, probabilities, classifier.class_names,
         paths=plain_val.usable_files, history=history, skipped_files=[*train_data.skipped, *_new(val_data, train_data)],
