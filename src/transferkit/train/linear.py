@@ -12,7 +12,6 @@ inflates the many near-silent ones): see the README.
 from __future__ import annotations
 
 import copy
-
 from dataclasses import dataclass, field
 from typing import Any
 
