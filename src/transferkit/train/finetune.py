@@ -133,64 +133,17 @@ class _Run:
         self, *, epochs: int, learning_rate: float, unfreeze: Any, warmup_epochs: float, partial: bool,
         views: int | None, folder: str | None, stop_early: bool, patience: int, initial_epoch: int,
     ) -> FineTuneResult:  # fmt: skip
-        classifier, progress = self.classifier, self.progress
         label = f"fine-tuning {_what(unfreeze)}"
-        if epochs > 0:
-            classifier.unfreeze(unfreeze)
-        parts = split(classifier)
-        partial = partial and epochs > 0 and parts.fraction > 0
-        if not partial:
-            classifier.freeze()
-            parts = split(classifier)
+        parts, partial = self._split(unfreeze, partial and epochs > 0)
         n_views = 1 if not features.augments(self.train) else (views or features.DEFAULT_VIEWS)
         sources = [features.unaugmented(self.train)] + [self.train] * (n_views - 1)
         val_sources = [features.unaugmented(self.validation)] if self.validation is not None else []
+        planned, skipped, steps = self._plan(parts, partial, sources, val_sources, epochs, unfreeze, label)
 
-        loss = _loss(len(classifier.class_names), self.sparse)
-        trainable = (parts.top if partial else classifier.model) if epochs > 0 else None
-        if epochs > 0 and not partial:
-            classifier.unfreeze(unfreeze)
-        costs = plan.measure(parts.bottom, sources[0], trainable, cached_input=partial, loss=loss)
-        if epochs > 0 and not partial:
-            classifier.freeze()
-        images = sum(_count(s) for s in sources + val_sources)
-        steps_per_epoch = -(-_count(sources[0]) // self.batch_size)
-        # an epoch: the training steps, then the validation pass (the top alone on the cache: ~15% of a forward)
-        val_seconds = costs.forward * _count(val_sources[0]) * (0.15 if partial else 1.0) if val_sources else 0.0
-        epoch_seconds = costs.train_step * _count(sources[0]) + val_seconds
-        dim = int(np.prod(parts.pooled.output_shape[1:]))
-        head_s = plan.head_seconds(_count(sources[0]) * n_views, dim, len(classifier.class_names), len(linear.C_GRID))
-        left = self.left()
-        budget_left = None if left is None else left - images * costs.forward - head_s
-        planned, skipped = plan.fine_tune_epochs(epochs, epoch_seconds, budget_left)
-        steps = plan.steps(images=images, forward=costs.forward, head=head_s, epochs=planned or epochs,
-                           epoch_seconds=epoch_seconds, label=label if epochs > 0 else "fine-tuning",
-                           skipped=skipped)  # fmt: skip
-        progress.plan(self._info(n_views), steps)
-
-        start = time.perf_counter()
-        progress.start("cache", images, unit="image", label=steps[0].label)
-        # float16 halves the training cache (accuracy unchanged); validation stays exact: the report uses it
-        dtype = np.float16 if partial else np.float32
-        cache = features.extract(parts.bottom, sources, folder=folder, dtype=dtype, on_batch=progress.advance)
-        val_cache = (
-            features.extract(parts.bottom, val_sources, folder=folder and f"{folder}/val", on_batch=progress.advance)
-            if val_sources
-            else None
+        cache, val_cache = self._cache(parts, sources, val_sources, partial, folder, steps[0].label)
+        head_logs = (
+            self._fit_head(parts, cache, val_cache, initial_epoch, steps[1].label) if initial_epoch < 1 else None
         )
-        self.val_cache, self.top = val_cache, parts.top
-        progress.end()
-        self.result.cache_seconds = time.perf_counter() - start
-        self.result.cut = parts.cut
-
-        head_logs = None
-        if initial_epoch < 1:
-            start = time.perf_counter()
-            progress.start("head", 1, unit="fit", label=steps[1].label)
-            head_logs = logs = self._head(parts, cache, val_cache, initial_epoch)
-            progress.advance(1)
-            progress.end(logs)
-            self.result.head_seconds = time.perf_counter() - start
         if not partial and planned > 0:  # phase two will train what was cached: the validation cache goes stale
             self.val_cache = None
         if planned == 0:
@@ -199,34 +152,92 @@ class _Run:
             return self._done(learning_rate)
 
         start = time.perf_counter()
-        classifier.unfreeze(unfreeze)
-        train_batches: Any = features.ViewBatches(cache, self.batch_size, self.seed) if partial else self.train
-        val_batches: Any = (
-            (features.ViewBatches(val_cache, 256, shuffle=False) if partial else self.validation)
-            if val_cache is not None
-            else None
-        )
-        model = parts.top if partial else classifier.model
+        self.classifier.unfreeze(unfreeze)
+        if partial:
+            model, train = parts.top, features.ViewBatches(cache, self.batch_size, self.seed)
+            val = features.ViewBatches(val_cache, 256, shuffle=False) if val_cache is not None else None
+        else:
+            model, train, val = self.classifier.model, self.train, self.validation
+        steps_per_epoch = len(train)
         schedule = _warmup_cosine(learning_rate, steps_per_epoch, planned, warmup_epochs)
-        model.compile(optimizer=keras.optimizers.Adam(schedule), **_compile(len(classifier.class_names), self.sparse))
+        model.compile(
+            optimizer=keras.optimizers.Adam(schedule), **_compile(len(self.classifier.class_names), self.sparse)
+        )
         # the score to beat: the head's, as just measured, or (resuming) the checkpoint's
-        initial = None if val_batches is None else score(head_logs or _evaluate(model, val_batches))
-        keep = KeepBest(classifier.model, patience=patience if stop_early else planned + 1, initial=initial)
+        initial = None if val is None else score(head_logs or _evaluate(model, val))
+        keep = KeepBest(self.classifier.model, patience=patience if stop_early else planned + 1, initial=initial)
         budget = Budget(self.deadline) if self.deadline is not None else None
         callbacks = [keep, *([budget] if budget else []), *self.callbacks,
-                     progress.callback("fine_tune", planned, steps_per_epoch, label)]  # fmt: skip
+                     self.progress.callback("fine_tune", planned, steps_per_epoch, label)]  # fmt: skip
         history = model.fit(
-            train_batches, validation_data=val_batches, epochs=1 + planned, initial_epoch=max(initial_epoch, 1),
+            train, validation_data=val, epochs=1 + planned, initial_epoch=max(initial_epoch, 1),
             class_weight=self.class_weight, callbacks=callbacks, verbose=0,
         ).history  # fmt: skip
         self.result.add(history, phase=2)
         self.result.fine_tune_seconds = time.perf_counter() - start
         if budget is not None and budget.stopped:
             self._say("fine-tuning stopped: the time budget would not fit another epoch")
-        if keep.restored:
-            best = "the head's" if keep.best_epoch < 0 else f"epoch {keep.best_epoch + 1}'s"
+        if keep.restored:  # Keras numbers the epochs from the head's: fine-tuning epoch k is fit's epoch k
+            best = "the head's" if keep.best_epoch < 0 else f"fine-tuning epoch {keep.best_epoch}'s"
             self._say(f"kept {best} weights (best validation accuracy)")
         return self._done(learning_rate)
+
+    def _split(self, unfreeze: Any, partial: bool) -> tuple[Any, bool]:
+        """The model cut below what phase two trains, or (no partial cache) below the whole backbone."""
+        classifier = self.classifier
+        if partial:
+            classifier.unfreeze(unfreeze)
+            parts = split(classifier)
+            if parts.fraction > 0:
+                return parts, True
+        classifier.freeze()
+        return split(classifier), False
+
+    def _plan(
+        self, parts: Any, partial: bool, sources: list[Any], val_sources: list[Any], epochs: int, unfreeze: Any,
+        label: str,
+    ) -> tuple[int, str | None, list[Any]]:  # fmt: skip
+        """Time a few batches, decide how many phase-two epochs the budget affords, and show the plan."""
+        classifier, loss = self.classifier, _loss(len(self.classifier.class_names), self.sparse)
+        trainable = None
+        if epochs > 0:
+            trainable = parts.top if partial else classifier.model
+            classifier.unfreeze(unfreeze)  # timed as phase two will train (without the cache: the whole model)
+        costs = plan.measure(parts.bottom, sources[0], trainable, cached_input=partial, loss=loss)
+        if not partial:
+            classifier.freeze()
+        train_images, val_images = _count(sources[0]), sum(_count(s) for s in val_sources)
+        images = train_images * len(sources) + val_images
+        # an epoch: the training steps, then the validation pass (the top alone on the cache: ~15% of a forward)
+        epoch_seconds = costs.train_step * train_images + costs.forward * val_images * (0.15 if partial else 1.0)
+        dim = int(np.prod(parts.pooled.output_shape[1:]))
+        head = plan.head_seconds(train_images * len(sources), dim, len(classifier.class_names), len(linear.C_GRID))
+        left = self.left()
+        budget_left = None if left is None else left - images * costs.forward - head
+        planned, skipped = plan.fine_tune_epochs(epochs, epoch_seconds, budget_left)
+        steps = plan.steps(images=images, forward=costs.forward, head=head, epochs=planned or epochs,
+                           epoch_seconds=epoch_seconds, label=label, skipped=skipped)  # fmt: skip
+        self.progress.plan(self._info(len(sources)), steps)
+        return planned, skipped, steps
+
+    def _cache(
+        self, parts: Any, sources: list[Any], val_sources: list[Any], partial: bool, folder: str | None, label: str
+    ) -> tuple[Any, Any]:
+        """The frozen part's output for every training view and the validation images."""
+        start = time.perf_counter()
+        show = self.progress
+        show.start("cache", sum(_count(s) for s in sources + val_sources), unit="image", label=label)
+        # float16 halves the training cache (accuracy unchanged); validation stays exact: the report uses it
+        dtype = np.float16 if partial else np.float32
+        cache = features.extract(parts.bottom, sources, folder=folder, dtype=dtype, on_batch=show.advance)
+        val_cache = None
+        if val_sources:
+            val_folder = folder and f"{folder}/val"
+            val_cache = features.extract(parts.bottom, val_sources, folder=val_folder, on_batch=show.advance)
+        show.end()
+        self.val_cache, self.top = val_cache, parts.top
+        self.result.cache_seconds, self.result.cut = time.perf_counter() - start, parts.cut
+        return cache, val_cache
 
     def _done(self, learning_rate: float) -> FineTuneResult:
         """The classifier compiled as ``fit`` would leave it (``evaluate`` works), and its probabilities for
@@ -236,8 +247,10 @@ class _Run:
             self.result.val_probabilities = self.val_cache.map(self.top).features[0]
         return self.result
 
-    def _head(self, parts: Any, cache: Any, val_cache: Any, epoch: int) -> dict[str, float]:
+    def _fit_head(self, parts: Any, cache: Any, val_cache: Any, epoch: int, label: str) -> dict[str, float]:
         """Phase one: the logistic-regression head on pooled features, put into the Keras head."""
+        start = time.perf_counter()
+        self.progress.start("head", 1, unit="fit", label=label)
         pooled = cache.map(parts.pooled)
         x = pooled.features.reshape(-1, pooled.features.shape[-1])
         y = pooled.labels.reshape(-1, *pooled.labels.shape[2:])
@@ -252,6 +265,9 @@ class _Run:
         callbacks = keras.callbacks.CallbackList(self.callbacks, model=self.classifier.model)
         callbacks.on_epoch_end(epoch, logs)
         self.result.add({k: [v] for k, v in logs.items()}, phase=1)
+        self.progress.advance(1)
+        self.progress.end(logs)
+        self.result.head_seconds = time.perf_counter() - start
         return logs
 
     def _info(self, views: int) -> dict[str, Any]:
