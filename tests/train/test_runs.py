@@ -128,7 +128,7 @@ def test_interrupted_run_resumes_at_the_next_epoch(textures: tuple[Path, Path], 
     assert "--resume" in stderr and "Traceback" not in stderr
     checkpoint = json.loads(state.read_text())
     done = checkpoint["epochs_done"]
-    assert 1 <= done < 8 and (out / "checkpoint.weights.h5").is_file()
+    assert 1 <= done < 8 and (out / "checkpoint.npz").is_file()
 
     result = cli("train", textures[0], "--out", out, "--resume")
     assert result.returncode == 0, result.stderr[-3000:]

@@ -46,6 +46,8 @@ class FineTuneResult:
 
     def add(self, history: dict[str, list[float]], phase: int) -> None:
         n = len(next(iter(history.values()), []))
+        if n == 0:  # a resumed phase that had nothing left to do
+            return
         for key in sorted(set(self.history) | set(history)):
             self.history.setdefault(key, [float("nan")] * self.epochs)
             self.history[key].extend(float(v) for v in history.get(key, [float("nan")] * n))

@@ -3,7 +3,7 @@
 This is what ``transferkit train`` does. The data and the model are checked before anything is written,
 so a run that fails on bad input (a missing folder, one class, a bad split, an unknown model) leaves no
 folder behind and the same command, once the input is fixed, simply runs. The run folder then holds
-``run.json`` (the settings), and while training ``checkpoint.weights.h5`` + ``checkpoint.json`` after every
+``run.json`` (the settings), and while training ``checkpoint.npz`` + ``checkpoint.json`` after every
 epoch (so Ctrl-C, SIGTERM or a crash loses at most one epoch, and ``--resume`` continues from there); when
 finished, ``model.keras``, ``metrics.json``, ``history.csv``, the plots and ``report.html``. Optimizer state
 is not checkpointed: a resumed run restarts Adam's moments, which costs a little at the first resumed epoch.
@@ -29,10 +29,10 @@ from ..errors import DatasetError, Interrupted, RunFolderError
 from ..models import ImageClassifier
 from ..zoo import registry
 from .auto import choose_model
-from .callbacks import Checkpoint, write_json
+from .callbacks import Checkpoint, load_checkpoint, write_json
 from .progress import Progress, make
 
-CHECKPOINT, STATE, SETTINGS, MODEL = "checkpoint.weights.h5", "checkpoint.json", "run.json", "model.keras"
+CHECKPOINT, STATE, SETTINGS, MODEL = "checkpoint.npz", "checkpoint.json", "run.json", "model.keras"
 AUTO = "auto"
 #: The share of the time budget that ``--model auto`` may spend on its probes.
 AUTO_SHARE = 0.3
@@ -136,7 +136,7 @@ def train(
         state = json.loads((out / STATE).read_text())
         done, history = int(state["epochs_done"]), state["history"]
         if (out / CHECKPOINT).exists():
-            classifier.model.load_weights(out / CHECKPOINT)
+            load_checkpoint(classifier.model, out / CHECKPOINT)
         show.note(f"Resuming '{out}' after epoch {done}.")
     else:  # the input is good: only now is the folder touched
         for stale in (MODEL, report.METRICS_FILE, CHECKPOINT, STATE):
