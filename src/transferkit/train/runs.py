@@ -3,8 +3,9 @@
 This is what ``transferkit train`` does. The data and the model are checked before anything is written,
 so a run that fails on bad input (a missing folder, one class, a bad split, an unknown model) leaves no
 folder behind and the same command, once the input is fixed, simply runs. The run folder then holds
-``run.json`` (the settings), and while training ``checkpoint.npz`` + ``checkpoint.json`` after every
-epoch (so Ctrl-C, SIGTERM or a crash loses at most one epoch, and ``--resume`` continues from there); when
+``run.json`` (the settings, with the model ``--model auto`` chose), and while training ``checkpoint.json`` (the
+history) after every epoch and ``checkpoint.npz`` (the best weights so far) -- so Ctrl-C, SIGTERM or a crash
+loses at most one epoch, and ``--resume`` goes on from the weights the run would have kept; when
 finished, ``model.keras``, ``metrics.json``, ``history.csv``, the plots and ``report.html``. Optimizer state
 is not checkpointed: a resumed run restarts Adam's moments, which costs a little at the first resumed epoch.
 """
