@@ -1,4 +1,4 @@
-"""Two-phase fine-tuning, readable in one screen (fastai's ``fine_tune``, as a plain function).
+"""Two-phase fine-tuning (fastai's ``fine_tune``, as a plain function), planned, timed and within a budget.
 
 With the cache (the default) the frozen part of the model runs once per image and view: the bottom of the
 backbone below the layers phase two unfreezes (:mod:`transferkit.train.partial`). Phase one fits the head as
@@ -6,7 +6,8 @@ the convex problem it is (:mod:`transferkit.train.linear`) on pooled features co
 phase two trains the unfrozen top and the head on the same cache at a tenth of the learning rate, with a
 linear warm-up and cosine decay, until validation stops improving or the time budget runs out. The best
 weights by validation accuracy (then loss) are kept -- the head's own if fine-tuning never beats it.
-Without the cache, both phases are Keras ``fit`` on the images (the textbook recipe).
+Without the cache, both phases are Keras ``fit`` on the images (the textbook recipe). :class:`_Run` holds
+the steps, in the order they run: ``_split``, ``_plan``, ``_cache``, ``_fit_head``, then phase two.
 """
 
 from __future__ import annotations
