@@ -89,3 +89,14 @@ def test_fine_tuning_on_the_cache_keeps_the_best_weights(splits: tuple[Any, Any]
     final = clf.model.evaluate(val.without_augmentation(), verbose=0, return_dict=True)
     best = max(zip(result.history["val_accuracy"], [-v for v in result.history["val_loss"]]))
     assert final["accuracy"] == pytest.approx(best[0], abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["resnet50", "convnext_tiny", "mobilenet_v3_small", "densenet121"])
+def test_the_cut_is_exact_on_other_families(images: np.ndarray, name: str) -> None:
+    """Skip connections as Add layers (ResNet), as keras.ops in the graph (ConvNeXt), concatenations (DenseNet)."""
+    clf = ImageClassifier.from_pretrained(name, classes=["a", "b", "c"], weights=None, input_shape=(SIZE, SIZE, 3))
+    clf.unfreeze(0.3)
+    parts = split(clf)
+    assert 0.6 < parts.fraction < 0.8
+    cached = _numpy(parts.bottom(images))
+    np.testing.assert_allclose(_numpy(parts.top(cached)), _numpy(clf.model(images)), atol=1e-5)

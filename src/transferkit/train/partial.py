@@ -37,9 +37,10 @@ class Split:
 
 
 def cut_index(backbone: Any) -> int:
-    """The index in ``backbone.layers`` of the deepest layer below every trainable one whose output is the
-    only tensor passed on to the layers above it (the input layer, 0, when there is none)."""
-    layers = backbone.layers
+    """The index in ``backbone.operations`` of the deepest operation below every trainable layer whose output
+    is the only tensor passed on to the operations above it (the input layer, 0, when there is none).
+    Operations, not layers: a ``keras.ops`` call in the graph (ConvNeXt's) can carry a skip connection too."""
+    layers = backbone.operations
     position = {id(layer): i for i, layer in enumerate(layers)}
     last_use: dict[int, int] = {}  # producer index -> index of its last consumer
     for i, layer in enumerate(layers):
@@ -48,7 +49,7 @@ def cut_index(backbone: Any) -> int:
                 producer = position.get(id(tensor._keras_history[0]))
                 if producer is not None:
                     last_use[producer] = max(last_use.get(producer, -1), i)
-    first_trainable = next((i for i, layer in enumerate(layers) if layer.trainable_weights), len(layers))
+    first_trainable = next((i for i, op in enumerate(layers) if getattr(op, "trainable_weights", [])), len(layers))
     best, reach = 0, -1  # reach: the furthest consumer of any output produced before layer i
     for i in range(min(first_trainable, len(layers))):
         if reach <= i and len(layers[i]._inbound_nodes) == 1 and len(layers[i]._inbound_nodes[0].outputs) == 1:
@@ -60,14 +61,18 @@ def cut_index(backbone: Any) -> int:
 def split(classifier: ImageClassifier) -> Split:
     """Cut ``classifier``'s model below its trainable backbone layers (see the module docstring)."""
     model, backbone = classifier.model, classifier.backbone
-    layers = backbone.layers
+    layers = backbone.operations
     index = cut_index(backbone)
-    whole = index == len(layers) - 1 or not any(layer.trainable_weights for layer in layers)
+    whole = index == len(layers) - 1 or not backbone.trainable_weights
+    try:
+        below = backbone if whole else keras.Model(backbone.input, layers[index].output)
+        above = None if whole else keras.Model(layers[index].output, backbone.output)
+    except ValueError:  # a graph this reading does not cover: no cut (fraction 0: phase two trains on images)
+        whole, below, above, index = True, backbone, None, 0
     cut_tensor = backbone.output if whole else layers[index].output
-    below = backbone if whole else keras.Model(backbone.input, cut_tensor)
     bottom = keras.Model(model.input, below(model.input, training=False), name="bottom")
     inputs = keras.Input(shape=tuple(cut_tensor.shape[1:]), name="activations")
-    x = inputs if whole else keras.Model(cut_tensor, backbone.output)(inputs, training=False)
+    x = inputs if above is None else above(inputs, training=False)
     x = heads.layer(model, heads.POOL)(x)
     pooled = keras.Model(inputs, x, name="pooled")
     names = {layer.name for layer in model.layers}
@@ -75,6 +80,6 @@ def split(classifier: ImageClassifier) -> Split:
         if part in names:
             x = heads.layer(model, part)(x)
     top = keras.Model(inputs, x, name="top")
-    weighted = [i for i, layer in enumerate(layers) if layer.weights]
-    frozen = len(weighted) if whole else sum(1 for i in weighted if i <= index)
+    weighted = [i for i, op in enumerate(layers) if getattr(op, "weights", [])]
+    frozen = sum(1 for i in weighted if i <= index) if index else len(weighted) * (not backbone.trainable_weights)
     return Split(backbone.name if whole else layers[index].name, bottom, top, pooled, frozen / max(1, len(weighted)))
