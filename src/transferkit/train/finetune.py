@@ -246,6 +246,8 @@ class _Run:
         """The classifier compiled as ``fit`` would leave it (``evaluate`` works), and its probabilities for
         the validation images from their cache (the frozen part has not changed: the same as ``predict``)."""
         self.classifier.compile(learning_rate, sparse=self.sparse)
+        model = self.classifier.model
+        model.optimizer.build(model.trainable_variables)  # saved and loaded whole: no "skipping variable" warning
         if self.val_cache is not None:
             self.result.val_probabilities = self.val_cache.map(self.top).features[0]
         return self.result
