@@ -100,3 +100,19 @@ def test_the_cut_is_exact_on_other_families(images: np.ndarray, name: str) -> No
     assert 0.6 < parts.fraction < 0.8
     cached = _numpy(parts.bottom(images))
     np.testing.assert_allclose(_numpy(parts.top(cached)), _numpy(clf.model(images)), atol=1e-5)
+
+
+def test_without_validation_fine_tuning_keeps_its_last_weights(splits: tuple[Any, Any]) -> None:
+    import keras
+
+    train, _ = splits
+    clf = ImageClassifier.from_pretrained(classes=train.class_names, input_shape=(SIZE, SIZE, 3), seed=0)
+    kernels = []
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            kernels.append(_numpy(clf.model.get_layer("predictions").kernel).copy())
+
+    result = clf.fine_tune(train, None, epochs=2, verbose=0, seed=0, callbacks=[Record()])
+    assert result.history["phase"] == [1.0, 2.0, 2.0] and not result.notes
+    np.testing.assert_array_equal(_numpy(clf.model.get_layer("predictions").kernel), kernels[-1])

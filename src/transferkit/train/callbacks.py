@@ -79,8 +79,9 @@ class KeepBest(keras.callbacks.Callback):
         self.best_weights = self.target.get_weights() if self.initial is not None else None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        current = score(logs or {})
-        if self.best is None or current > self.best:
+        logs = logs or {}
+        current = score(logs)
+        if "val_accuracy" not in logs or self.best is None or current > self.best:  # no validation: the last
             self.best, self.best_weights, self.best_epoch, self.wait = current, self.target.get_weights(), epoch, 0
             return
         self.wait += 1
