@@ -12,6 +12,7 @@ refines, so ``except ValueError`` keeps working::
     ├── ImageError              (ValueError)        a file that cannot be read as an image
     ├── DatasetError            (ValueError)        a folder or table that cannot make a dataset
     ├── ModelFileError          (ValueError)        a model file transferkit cannot load or use
+    ├── ExportError             (ValueError)        an export that cannot be made, or disagrees with its model
     ├── SurgeryError            (ValueError)        a model change that cannot make sense (says what to do instead)
     ├── WeightsError            (OSError)           weights that cannot be fetched, verified or found
     │   ├── OfflineError                            offline mode and the file is not cached
@@ -64,6 +65,10 @@ class DatasetError(TransferkitError, ValueError):
 
 class ModelFileError(TransferkitError, ValueError):
     """A model or weights file that transferkit cannot load or use."""
+
+
+class ExportError(TransferkitError, ValueError):
+    """An export that cannot be made or that disagrees with the original model (the parity gate)."""
 
 
 class SurgeryError(TransferkitError, ValueError):

@@ -1,5 +1,6 @@
 """The formats a trained classifier is written to and read back from: one ``.keras`` file with transferkit's
-metadata inside (``keras_file``) today; ONNX and a table of formats next.
+metadata inside (``keras_file``), and ONNX with the same metadata and a parity gate (``onnx``; the ``export``
+extra).
 
 Built on :mod:`transferkit.models` (and :mod:`transferkit.keras2`, whose article models a saved file may
 hold); importing it imports Keras.
@@ -15,4 +16,10 @@ from .keras_file import (  # noqa: E402
     load_classifier as load_classifier,
     read_metadata as read_metadata,
     save_classifier as save_classifier,
+)
+from .onnx import (  # noqa: E402
+    Parity as Parity,
+    check_parity as check_parity,
+    export_onnx as export_onnx,
+    read_onnx_metadata as read_onnx_metadata,
 )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 
+from ..errors import ModelFileError
 from ..zoo import registry
 from . import heads, surgery
 from .preprocess import input_spec
@@ -129,6 +130,15 @@ class ImageClassifier:
         from ..inference.predict import predict
 
         return predict(self, images, top=top)
+
+    def export(self, path: str | os.PathLike[str], format: str = "onnx", **kwargs: Any) -> Any:
+        """Write this classifier for use without Keras: ``format="onnx"`` (see
+        :func:`transferkit.export.export_onnx`, which ``kwargs`` go to); returns the parity figures."""
+        from ..export.onnx import export_onnx
+
+        if format != "onnx":
+            raise ModelFileError(f"Unknown export format {format!r}: transferkit exports 'onnx'.")
+        return export_onnx(self, path, **kwargs)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """A ``.keras`` file with the class names, input size, preprocessing and base model inside."""
