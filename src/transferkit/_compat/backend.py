@@ -19,8 +19,9 @@ SUPPORTED_BACKENDS = ("torch", "jax", "tensorflow")
 
 def configure() -> None:
     """Set ``KERAS_BACKEND=torch`` unless chosen, or refuse a Keras already running on another backend."""
-    if "keras" in sys.modules:
-        _check(sys.modules["keras"].backend.backend())
+    keras = sys.modules.get("keras")  # None where a program has blocked it (Keras-free use of an export)
+    if keras is not None:
+        _check(keras.backend.backend())
     else:
         os.environ.setdefault("KERAS_BACKEND", DEFAULT_BACKEND)
 

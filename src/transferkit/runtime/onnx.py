@@ -1,0 +1,94 @@
+"""An exported classifier (``transferkit export``) used with onnxruntime, NumPy and Pillow only.
+
+How to use the file from any Python, which this class also shows::
+
+    session = onnxruntime.InferenceSession("model.onnx")
+    info = json.loads(session.get_modelmeta().custom_metadata_map["transferkit"])  # class names, size ...
+    pixels = ...  # (n, height, width, 3) float32 RGB, 0-255: the normalisation is inside the graph
+    probabilities = session.run(None, {session.get_inputs()[0].name: pixels})[0]
+
+Images are fitted as transferkit fits them for the Keras model: EXIF orientation applied, transparency on
+white, RGB; a fine-tuned classifier sees the whole image resized to its size (bilinear, antialiased), an
+ImageNet classifier (``crop_pct`` in the metadata) the shorter side scaled to ``size / crop_pct`` and the
+centre cropped. Pillow's bilinear resize is within one level of the pixels the Keras path feeds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ImageError, ModelFileError
+
+METADATA_KEY = "transferkit"
+
+
+class OnnxClassifier:
+    """A transferkit ONNX export: ``class_names``, ``image_size`` and ``predict`` as the Keras classifier has."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        import onnxruntime
+
+        if not os.path.isfile(path):
+            raise ModelFileError(f"ONNX file '{os.fspath(path)}' does not exist.")
+        try:
+            self.session = onnxruntime.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ModelFileError(f"'{os.fspath(path)}' is not a usable ONNX model ({reason}).") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in meta:
+            raise ModelFileError(f"'{os.fspath(path)}' has no transferkit metadata: make it with `transferkit export`.")
+        self.info: dict[str, Any] = json.loads(meta[METADATA_KEY])
+        self.class_names: list[str] = list(self.info["class_names"])
+        height, width = self.info["image_size"]
+        self.image_size: tuple[int, int] = (int(height), int(width))
+        self.crop_pct: float | None = (self.info.get("preprocessing") or {}).get("crop_pct")
+        self.base_model: str = self.info.get("base_model", "")
+
+    def load_image(self, path: str | os.PathLike[str]) -> np.ndarray:
+        """One image file as the model's float32 (height, width, 3) 0-255 RGB input; :class:`ImageError`."""
+        from PIL import Image, ImageOps, UnidentifiedImageError
+
+        try:
+            with Image.open(path) as opened:
+                image = ImageOps.exif_transpose(opened)
+                if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+                    rgba = image.convert("RGBA")
+                    image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+                image = self._fit(image.convert("RGB"))
+        except FileNotFoundError:
+            raise ImageError(os.fspath(path), "no such file") from None
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise ImageError(os.fspath(path), f"not a readable image ({exc})") from None
+        return np.asarray(image, np.float32)
+
+    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(n, classes)`` of ``(n, height, width, 3)`` 0-255 pixels."""
+        name = self.session.get_inputs()[0].name
+        return np.asarray(self.session.run(None, {name: np.asarray(pixels, np.float32)})[0])
+
+    def predict(self, images: Sequence[Any], top: int = 1) -> list[list[tuple[str, int, float]]]:
+        """Top-``top`` (label, class index, probability) per image: file paths or (h, w, 3) arrays."""
+        pixels = np.stack([self.load_image(i) if isinstance(i, (str, os.PathLike)) else np.asarray(i) for i in images])
+        out = []
+        for row in self.probabilities(pixels):
+            best = np.argsort(-row, kind="stable")[:top]
+            out.append([(self.class_names[i], int(i), float(row[i])) for i in best])
+        return out
+
+    def _fit(self, image: Any) -> Any:
+        from PIL import Image
+
+        height, width = self.image_size
+        if self.crop_pct is None:
+            return image.resize((width, height), Image.Resampling.BILINEAR)
+        scale = max(height, width) / self.crop_pct / min(image.size)
+        new_w, new_h = max(width, round(image.size[0] * scale)), max(height, round(image.size[1] * scale))
+        image = image.resize((new_w, new_h), Image.Resampling.BILINEAR)
+        left, top = (new_w - width) // 2, (new_h - height) // 2
+        return image.crop((left, top, left + width, top + height))
