@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._util.atomic import atomic_path
+from ..data import images as image_files
 from ..errors import ExportError, ModelFileError
+from ..runtime.onnx import METADATA_KEY, OnnxClassifier
 from .keras_file import metadata
 
 if TYPE_CHECKING:
     from ..models.classifier import ImageClassifier
 
-METADATA_KEY = "transferkit"
 #: Top-1 agreement below which an fp32 export is refused.
 MIN_AGREEMENT = 0.995
 
@@ -87,9 +88,7 @@ def export_onnx(
 def check_parity(model: Any, onnx_path: str | os.PathLike[str], pixels: np.ndarray) -> Parity:
     """Run the Keras ``model`` and the ONNX file on the same ``pixels`` and compare their probabilities."""
     expected = np.asarray(model.predict(pixels, verbose=0), np.float64)
-    session = _session(onnx_path)
-    name = session.get_inputs()[0].name
-    got = np.asarray(session.run(None, {name: pixels.astype(np.float32)})[0], np.float64)
+    got = np.asarray(OnnxClassifier(onnx_path).probabilities(pixels), np.float64)
     agreement = float((got.argmax(axis=1) == expected.argmax(axis=1)).mean())
     return Parity(len(pixels), agreement, float(np.abs(got - expected).max()))
 
@@ -112,7 +111,6 @@ def read_onnx_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def sample_images(size: tuple[int, int], count: int = 16) -> np.ndarray:
     """``count`` real photos at ``size``: crops and mirror images of the two scikit-learn ships."""
-    from PIL import Image
     from sklearn.datasets import load_sample_images
 
     photos = load_sample_images().images
@@ -124,9 +122,7 @@ def sample_images(size: tuple[int, int], count: int = 16) -> np.ndarray:
         side = int(rng.integers(min(h, w) // 3, min(h, w) + 1))
         top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
         crop = photo[top : top + side, left : left + side]
-        crop = crop[:, ::-1] if i % 2 else crop
-        image = Image.fromarray(np.ascontiguousarray(crop)).resize((size[1], size[0]), Image.Resampling.BILINEAR)
-        out.append(np.asarray(image, np.float32))
+        out.append(image_files.load(np.ascontiguousarray(crop[:, ::-1] if i % 2 else crop), size))
     return np.stack(out)
 
 
@@ -135,13 +131,7 @@ def _pixels(images: Any, size: tuple[int, int]) -> np.ndarray:
         return sample_images(size)
     if isinstance(images, np.ndarray):
         return images.astype(np.float32)
-    from PIL import Image
-
-    out = []
-    for path in images:
-        with Image.open(path) as image:
-            rgb = image.convert("RGB").resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            out.append(np.asarray(rgb, np.float32))
+    out = [image_files.load(path, size) for path in images]  # what prediction decodes: EXIF, transparency ...
     if not out:
         raise ExportError("No images to check the export with: pass image files, or none for the sample photos.")
     return np.stack(out)
@@ -153,15 +143,6 @@ def _write_metadata(path: Path, info: dict[str, Any]) -> None:
     del model.metadata_props[:]
     model.metadata_props.add(key=METADATA_KEY, value=json.dumps(info))
     onnx.save(model, os.fspath(path))
-
-
-def _session(path: str | os.PathLike[str]) -> Any:
-    import onnxruntime
-
-    try:
-        return onnxruntime.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise ModelFileError(f"'{os.fspath(path)}' is not a usable ONNX model ({str(exc).splitlines()[0]}).") from None
 
 
 def _require() -> Any:

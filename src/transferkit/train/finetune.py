@@ -164,7 +164,8 @@ class _Run:
         steps_per_epoch = len(train)
         schedule = _warmup_cosine(learning_rate, steps_per_epoch, planned, warmup_epochs)
         model.compile(
-            optimizer=keras.optimizers.Adam(schedule), **_compile(len(self.classifier.class_names), self.sparse)
+            optimizer=keras.optimizers.Adam(schedule),
+            **heads.compile_args(len(self.classifier.class_names), self.sparse),
         )
         # the score to beat: the head's, as just measured, or (resuming) the checkpoint's
         initial = None if val is None else score(head_logs or _evaluate(model, val))
@@ -201,7 +202,7 @@ class _Run:
         label: str,
     ) -> tuple[int, str | None, list[Any]]:  # fmt: skip
         """Time a few batches, decide how many phase-two epochs the budget affords, and show the plan."""
-        classifier, loss = self.classifier, _loss(len(self.classifier.class_names), self.sparse)
+        classifier, loss = self.classifier, heads.compile_args(len(self.classifier.class_names), self.sparse)["loss"]
         trainable = None
         if epochs > 0:
             trainable = parts.top if partial else classifier.model
@@ -359,14 +360,6 @@ def _count(dataset: Any) -> int:
 def _sparse(dataset: Any) -> bool:
     mode = getattr(dataset, "label_mode", None) or getattr(dataset, "class_mode", None)
     return mode in ("int", "sparse")
-
-
-def _compile(classes: int, sparse: bool) -> dict[str, Any]:
-    return heads.compile_args(classes, sparse)
-
-
-def _loss(classes: int, sparse: bool) -> Any:
-    return _compile(classes, sparse)["loss"]
 
 
 def _evaluate(model: Any, data: Any) -> dict[str, float]:

@@ -7,7 +7,6 @@ phase two gets what is left, and none when not even one epoch fits -- which the 
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -15,17 +14,15 @@ from typing import Any
 import keras
 import numpy as np
 
-from .progress import Step
+from .progress import Step, clock
 
 
 @dataclass
 class Costs:
-    """Measured seconds per image: the frozen part's forward pass (decoding included) and a training step
-    of the trainable part on cached inputs; ``sample`` is the cached output of the timed batch."""
+    """Measured seconds per image: the frozen part's forward pass and a training step of the trainable part."""
 
     forward: float
     train_step: float
-    sample: tuple[np.ndarray, np.ndarray]
 
 
 def measure(bottom: Any, dataset: Any, trainable: Any | None, *, cached_input: bool, loss: Any) -> Costs:
@@ -51,7 +48,7 @@ def measure(bottom: Any, dataset: Any, trainable: Any | None, *, cached_input: b
         step = (time.perf_counter() - start) / len(out) + (0.0 if cached_input else _decode_seconds(dataset))
         # without the cache, fit decodes every image of every epoch
         trainable.set_weights(saved)
-    return Costs(forward, step, (out, y))
+    return Costs(forward, step)
 
 
 def _decode_seconds(dataset: Any) -> float:
@@ -91,10 +88,3 @@ def steps(
         Step("head", "head (logistic regression)", head),
         Step("fine_tune", f"{label}: {epochs} epoch{'s' * (epochs != 1)}", epochs * epoch_seconds, skipped),
     ]
-
-
-def clock(seconds: float) -> str:
-    """``1:05`` for 65 seconds, ``1:01:05`` past an hour."""
-    seconds = int(math.ceil(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"

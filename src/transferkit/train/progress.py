@@ -177,9 +177,9 @@ class Human(Progress):
             else:
                 number += 1
                 lines.append(f"  {f'{number}.':<3}{s.label:<{width}}  ~ {estimates[id(s)]:>{column}}")
-        total = f"estimated {_clock(sum(s.seconds for s in shown))}"
+        total = f"estimated {clock(sum(s.seconds for s in shown))}"
         budget = info.get("budget_s")
-        lines.append(f"budget {_clock(float(budget))}, {total}" if budget else total)
+        lines.append(f"budget {clock(float(budget))}, {total}" if budget else total)
         self._write("\n".join(lines) + "\n")
 
     def advance(self, n: int = 1, values: dict[str, float] | None = None) -> None:
@@ -207,7 +207,7 @@ class Human(Progress):
         self._clear()
         rest = dict(summary)
         seconds = rest.pop("seconds", None)
-        lines = [f"done in {_clock(float(seconds))}" if isinstance(seconds, (int, float)) else "done"]
+        lines = [f"done in {clock(float(seconds))}" if isinstance(seconds, (int, float)) else "done"]
         if isinstance(rest.get("val_accuracy"), (int, float)):  # a training run's summary reads as a sentence
             accuracy, loss, images = rest.pop("val_accuracy"), rest.pop("val_loss", None), rest.pop("val_images", None)
             lines[0] += f": validation accuracy {accuracy:.1%}" + (f" (loss {loss:.3f})" if loss is not None else "")
@@ -222,7 +222,7 @@ class Human(Progress):
     def _opened(self, bar: _Bar) -> None:
         self._clear()
         eta = self.eta()
-        self._write(bar.label + (f"  (run ETA {_clock(eta)})" if eta is not None else "") + "\n")
+        self._write(bar.label + (f"  (run ETA {clock(eta)})" if eta is not None else "") + "\n")
         self._last_draw = time.monotonic()
         if self._terminal:
             self._draw(bar, final=False)
@@ -237,14 +237,14 @@ class Human(Progress):
         line = f"  {bar.done:>{digits},}/{bar.total:,} [{body}] {fraction:4.0%}"
         elapsed = bar.elapsed()
         if final:
-            line += f"  {_clock(elapsed)}"
+            line += f"  {clock(elapsed)}"
         if bar.done > 0:
             line += f"  {_rate(elapsed / bar.done, bar.unit)}"
         if bar.values:
             line += f"  {_values(bar.values)}"
         eta = None if final else self.eta()
         if eta is not None:
-            line += f"  run ETA {_clock(eta)}"
+            line += f"  run ETA {clock(eta)}"
         if self._terminal:
             self._write("\r" + line.ljust(self._width) + ("\n" if final else ""))
             self._width = 0 if final else len(line)
@@ -439,7 +439,7 @@ def _number(value: Any) -> str:
     return f"{value:,.4f}" if abs(value) >= 1e-3 else f"{value:.3e}"
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
     """``2:19``, ``1:02:03``."""
     seconds = max(round(seconds), 0)
     hours, rest = divmod(seconds, 3600)
@@ -448,7 +448,7 @@ def _clock(seconds: float) -> str:
 
 def _duration(seconds: float) -> str:
     """A plan estimate: ``41 s`` below 100 seconds, else ``2:19``."""
-    return f"{seconds:.0f} s" if seconds < 99.5 else _clock(seconds)
+    return f"{seconds:.0f} s" if seconds < 99.5 else clock(seconds)
 
 
 def _rate(seconds_per_unit: float, unit: str) -> str:
