@@ -89,3 +89,53 @@ def test_a_corrupt_onnx_file_is_one_clear_error(tmp_path: Path) -> None:
 def test_sample_images_are_real_photos_at_the_size() -> None:
     pixels: Any = sample_images((SIZE, SIZE), count=4)
     assert pixels.shape == (4, SIZE, SIZE, 3) and pixels.dtype == np.float32 and pixels.std() > 20
+
+
+def test_batchnorm_is_folded_into_the_convolutions(trained: ImageClassifier, tmp_path: Path) -> None:
+    import onnx
+    from onnx import numpy_helper
+
+    path = tmp_path / "folded.onnx"
+    trained.export(path)
+    graph = onnx.load(str(path)).graph
+    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    conv_outputs = {node.output[0] for node in graph.node if node.op_type == "Conv"}
+    per_channel = [
+        node.name for node in graph.node
+        if node.op_type in ("Add", "Sub", "Mul", "Div") and node.input[0] in conv_outputs and node.input[1] in constants
+    ]  # fmt: skip
+    assert len(conv_outputs) == 49 and per_channel == []  # Lite0's convolutions, nothing left between them
+    assert not any(node.op_type == "Shape" for node in graph.node)  # "same" padding amounts are constants
+
+
+def test_a_uint8_input_gives_the_same_answers(
+    trained: ImageClassifier, textures: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from transferkit.runtime import OnnxClassifier
+
+    photos = sorted(textures[1].glob("*/*.jpg"))
+    parity = trained.export(tmp_path / "uint8.onnx", images=photos, input_dtype="uint8")
+    assert parity.agreement == 1.0 and parity.max_difference < 1e-4  # both models see the rounded pixels
+    model = OnnxClassifier(tmp_path / "uint8.onnx")
+    assert (
+        model.input_dtype == np.uint8 and read_onnx_metadata(tmp_path / "uint8.onnx")["onnx"]["input_dtype"] == "uint8"
+    )
+    pixels = np.stack([model.load_image(p) for p in photos[:4]])
+    assert (model.probabilities(pixels).argmax(1) == trained.model.predict(np.rint(pixels), verbose=0).argmax(1)).all()
+    with pytest.raises(ExportError, match="float32, uint8"):
+        trained.export(tmp_path / "bad.onnx", input_dtype="float16")
+
+
+def test_int8_reports_its_change_and_is_refused_below_the_threshold(lite0: Any, tmp_path: Path) -> None:
+    from transferkit.zoo.labels import imagenet_labels
+
+    zoo = ImageClassifier(lite0, imagenet_labels(), "efficientnet_lite0")
+    pixels = sample_images((224, 224), count=32)
+    labels = zoo.model.predict(pixels, verbose=0).argmax(axis=1)  # the float model is right by definition
+    parity = export_onnx(zoo, tmp_path / "int8.onnx", images=pixels, labels=labels, int8=True, min_agreement=0.5)
+    assert parity.int8 and parity.accuracy is not None and parity.accuracy[0] == 1.0
+    assert parity.accuracy[1] == parity.agreement < 1.0  # 1000 classes on crops: close calls move (measured 91%)
+    assert "accuracy 100.0% -> " in str(parity) and (tmp_path / "int8.onnx").stat().st_size < 7e6  # fp32: 19 MB
+    with pytest.raises(ExportError, match="int8 ONNX export disagrees.*--min-agreement"):
+        export_onnx(zoo, tmp_path / "refused.onnx", images=pixels, int8=True, min_agreement=1.0)
+    assert list(tmp_path.glob("refused*")) == []

@@ -66,6 +66,24 @@ def test_evaluate_and_predict_with_the_saved_model(finished_run: Path, textures:
     assert len(top) == 2 and top[0]["label"] in saved["classes"]
 
 
+def test_export_is_checked_on_the_runs_validation_images(finished_run: Path, textures: tuple[Path, Path]) -> None:
+    recorded = json.loads((finished_run / "validation.json").read_text())
+    assert len(recorded["files"]) == len(recorded["labels"]) == 24 and all(Path(f).is_file() for f in recorded["files"])
+    assert sorted(set(recorded["labels"])) == [0, 1, 2, 3]
+
+    out = finished_run.parent / "int8.onnx"
+    result = cli("export", finished_run / "model.keras", "--out", out, "--int8", "--input-dtype", "uint8")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "int8, uint8 input" in result.stdout and "on 24 images" in result.stdout
+    assert "the run's validation images" in result.stdout and "accuracy 100.0% -> " in result.stdout, result.stdout
+
+    import onnx
+
+    graph = onnx.load(str(out)).graph
+    assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert any(node.op_type == "QuantizeLinear" for node in graph.node)
+
+
 @pytest.mark.parametrize(
     ("problem", "message"),
     [("missing", "does not exist"), ("one class", "Only one class"), ("split", "--val-split is a fraction")],

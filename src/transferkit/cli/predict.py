@@ -20,6 +20,7 @@ def add_parser(commands: Any) -> None:
         help=f"model name, a saved .keras file, or an exported .onnx file (without Keras) (default: {DEFAULT_MODEL})",
     )
     p.add_argument("--top", type=int, default=5, help="how many classes to show per image (default: 5)")
+    p.add_argument("--tta", action="store_true", help="average each image's prediction with its mirror image's")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=run)
 
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 def _keras(args: argparse.Namespace) -> tuple[list[tuple[str, list[dict[str, Any]]]], list[Exception]]:
     from ..inference import load_model, predict_all
 
-    results = predict_all(load_model(args.model), args.images, args.top)
+    results = predict_all(load_model(args.model), args.images, args.top, tta=args.tta)
     rows = [(args.images[i], [p._asdict() for p in preds]) for i, preds in zip(results.kept, results.predictions)]
     return rows, list(results.errors)
 
@@ -54,13 +55,16 @@ def _onnx(args: argparse.Namespace) -> tuple[list[tuple[str, list[dict[str, Any]
     from ..runtime import OnnxClassifier
 
     model = OnnxClassifier(args.model)
-    rows: list[tuple[str, list[dict[str, Any]]]] = []
+    kept: list[str] = []
+    pixels = []
     errors: list[Exception] = []
     for path in args.images:
         try:
-            (preds,) = model.predict([model.load_image(path)], top=args.top)
+            pixels.append(model.load_image(path))
+            kept.append(path)
         except ImageError as exc:
             errors.append(exc)
-            continue
-        rows.append((path, [{"label": label, "class_index": i, "probability": p} for label, i, p in preds]))
+    found = model.predict(pixels, top=args.top, tta=args.tta) if pixels else []
+    rows = [(path, [{"label": label, "class_index": i, "probability": p} for label, i, p in preds])
+            for path, preds in zip(kept, found)]  # fmt: skip
     return rows, errors

@@ -3,22 +3,41 @@
 named augmentations (``augment``), the datasets (``datasets``) and a real sample folder (``samples``).
 
 ``image_folder`` and ``image_table`` return :class:`ImageDataset`, a ``keras.utils.PyDataset`` of float32
-0-255 RGB batches; importing this package imports Keras. It builds on :mod:`transferkit.config` and
-:mod:`transferkit.errors` only: no model code, no zoo.
+0-255 RGB batches. Only ``datasets`` and ``augment`` import Keras, when first used: decoding and scanning
+(``images``, ``scan``, ``decode``) serve the ONNX path (``transferkit evaluate model.onnx``) without it.
+It builds on :mod:`transferkit.config` and :mod:`transferkit.errors` only: no model code, no zoo.
 """
 
 from __future__ import annotations
 
-from .._compat.backend import import_keras
+import importlib
+from typing import TYPE_CHECKING, Any
 
-import_keras()
+from ..errors import SkippedFileWarning as SkippedFileWarning
 
-from ..errors import SkippedFileWarning as SkippedFileWarning  # noqa: E402
-from .augment import Augmenter as Augmenter  # noqa: E402
-from .datasets import (  # noqa: E402
-    ImageDataset as ImageDataset,
-    class_weights as class_weights,
-    image_folder as image_folder,
-    image_table as image_table,
-    stratified_split as stratified_split,
-)
+if TYPE_CHECKING:
+    from .augment import Augmenter as Augmenter
+    from .datasets import (
+        ImageDataset as ImageDataset,
+        class_weights as class_weights,
+        image_folder as image_folder,
+        image_table as image_table,
+        stratified_split as stratified_split,
+    )
+
+_LAZY = {
+    "Augmenter": "augment",
+    "ImageDataset": "datasets",
+    "class_weights": "datasets",
+    "image_folder": "datasets",
+    "image_table": "datasets",
+    "stratified_split": "datasets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'transferkit.data' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

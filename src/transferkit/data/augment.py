@@ -37,9 +37,12 @@ from typing import Any
 import keras
 import numpy as np
 
+from .._compat.backend import import_keras
 from .._util.suggest import did_you_mean
 from ..errors import DatasetError
 from . import affine
+
+import_keras()  # the backend check and the Keras backports, before any Keras class is used
 
 GEOMETRIC = {"flip": "horizontal", "rotate": 15.0, "zoom": 0.2, "shear": 10.0, "shift": 0.1}
 NAMES = (*GEOMETRIC, "brightness", "contrast", "randaugment", "mixup", "cutmix")

@@ -29,11 +29,14 @@ from typing import Any, NamedTuple, Union
 import keras
 import numpy as np
 
+from .._compat.backend import import_keras
 from .._util.checks import check_choice
 from ..errors import DatasetError
 from . import augment as augment_mod, scan
 from .decode import Decoder, load_batch
 from .skips import SkipLog
+
+import_keras()  # the backend check and the Keras backports, before any Keras class is used
 
 LABEL_MODES = ("categorical", "int", "sparse", "binary", None)
 Split = Union["ImageDataset", tuple["ImageDataset", "ImageDataset"]]

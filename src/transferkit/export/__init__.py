@@ -22,4 +22,5 @@ from .onnx import (  # noqa: E402
     check_parity as check_parity,
     export_onnx as export_onnx,
     read_onnx_metadata as read_onnx_metadata,
+    run_validation as run_validation,
 )

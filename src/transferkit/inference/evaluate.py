@@ -1,32 +1,122 @@
-"""Evaluating a saved classifier on a labelled folder: what ``transferkit evaluate`` prints."""
+"""Evaluating a saved classifier (``.keras``) or an export (``.onnx``) on a labelled folder: what
+``transferkit evaluate`` prints. An ``.onnx`` model is evaluated with onnxruntime alone: this module imports
+Keras only for a ``.keras`` one."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
-from ..data import image_folder
-from ..export.keras_file import load_classifier
 from ..report import compute_metrics
+from ..runtime import tta as tta_views
+
+#: (pixels -> probabilities, batches of (pixels, labels), class names, skipped (path, reason))
+Source = tuple[Callable[[np.ndarray], np.ndarray], Iterator[tuple[np.ndarray, np.ndarray]], list[str], Any]
 
 
 def evaluate(
-    model_path: str | os.PathLike[str], data_dir: str | os.PathLike[str], batch_size: int = 32
+    model_path: str | os.PathLike[str], data_dir: str | os.PathLike[str], batch_size: int = 32, tta: bool = False
 ) -> dict[str, Any]:
-    """Metrics of a saved classifier on a labelled folder whose class folders match its classes.
+    """Metrics of a saved classifier or an ONNX export on a labelled folder whose class folders match its classes.
 
     ``accuracy`` and ``loss`` (also as ``val_*``, the run report's names), per class, the confusion matrix,
-    the number of ``images`` evaluated and the ``skipped_files``.
+    the number of ``images`` evaluated and the ``skipped_files``. With ``tta`` the metrics are those of the
+    predictions averaged with the mirror images' (:mod:`transferkit.runtime.tta`), and ``without_tta`` holds
+    the accuracy and loss of the images alone, from the same run.
     """
-    classifier = load_classifier(model_path)
-    dataset: Any = image_folder(
-        data_dir, classifier.image_size, batch_size=batch_size, class_names=classifier.class_names, shuffle=False
+    run, batches, class_names, skipped = (
+        _onnx(model_path, data_dir, batch_size)
+        if os.fspath(model_path).endswith(".onnx")
+        else _keras(model_path, data_dir, batch_size)
     )
-    probabilities = np.asarray(classifier.model.predict(dataset, verbose=0))
-    metrics = compute_metrics(dataset.usable_labels, probabilities, classifier.class_names)
+    plain, averaged, labels = [], [], []
+    for pixels, batch_labels in batches:
+        if tta:
+            alone, mean = tta_views.both(run, pixels)
+            plain.append(alone)
+            averaged.append(mean)
+        else:
+            plain.append(np.asarray(run(pixels), np.float64))
+        labels.append(batch_labels)
+    probabilities = np.concatenate(averaged if tta else plain)
+    y = np.concatenate(labels).astype(np.int64)
+    metrics = compute_metrics(y, probabilities, class_names)
     metrics = {"accuracy": metrics["val_accuracy"], "loss": metrics["val_loss"], **metrics}
-    metrics["skipped_files"] = [list(s) for s in dataset.skipped]
+    if tta:
+        without = compute_metrics(y, np.concatenate(plain), class_names)
+        metrics["without_tta"] = {"accuracy": without["val_accuracy"], "loss": without["val_loss"]}
+    metrics["tta"] = tta
+    metrics["skipped_files"] = [list(s) for s in skipped]
     metrics["images"] = int(len(probabilities))
     return metrics
+
+
+def _keras(model_path: str | os.PathLike[str], data_dir: str | os.PathLike[str], batch_size: int) -> Source:
+    from ..data import image_folder
+    from ..export.keras_file import load_classifier
+    from .predict import probabilities
+
+    classifier = load_classifier(model_path)
+    dataset: Any = image_folder(
+        data_dir, classifier.image_size, batch_size=batch_size, class_names=classifier.class_names,
+        shuffle=False, label_mode="int",
+    )  # fmt: skip
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for pixels, labels in _prefetched(dataset.__getitem__, len(dataset)):
+            if len(pixels):
+                yield pixels, labels
+
+    def run(pixels: np.ndarray) -> np.ndarray:
+        return probabilities(classifier.model, pixels, batch_size)
+
+    return run, batches(), classifier.class_names, dataset.skipped
+
+
+def _onnx(model_path: str | os.PathLike[str], data_dir: str | os.PathLike[str], batch_size: int) -> Source:
+    """The folder read with the ONNX reader's own decoding (what ``predict --model x.onnx`` sees); no Keras."""
+    from ..data.decode import pool
+    from ..data.scan import scan_folder
+    from ..errors import ImageError
+    from ..runtime import OnnxClassifier
+
+    model = OnnxClassifier(model_path)
+    found = scan_folder(data_dir, classes=model.class_names)
+    files, all_labels = found.files, np.asarray(found.labels, np.int64)
+
+    def load(path: str) -> np.ndarray | None:
+        try:
+            return model.load_image(path)
+        except ImageError as exc:
+            found.skips.add(path, exc.reason)
+            return None
+
+    def decode(index: int) -> tuple[np.ndarray, np.ndarray]:
+        chunk = slice(index * batch_size, (index + 1) * batch_size)
+        images = list(pool().map(load, files[chunk]))
+        keep = [i for i, image in enumerate(images) if image is not None]
+        read = [image for image in images if image is not None]
+        pixels = np.stack(read) if read else np.zeros((0, *model.image_size, 3), np.float32)
+        return pixels, all_labels[chunk][keep]
+
+    def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for pixels, labels in _prefetched(decode, -(-len(files) // batch_size)):
+            if len(pixels):
+                yield pixels, labels
+
+    return model.probabilities, batches(), model.class_names, found.skips.entries
+
+
+def _prefetched(get: Callable[[int], Any], count: int) -> Iterator[Any]:
+    """``get(0) ... get(count - 1)``, the next one decoded in a thread while the model runs on this one."""
+    with ThreadPoolExecutor(1) as thread:
+        pending = thread.submit(get, 0) if count else None
+        for index in range(count):
+            assert pending is not None
+            current = pending.result()
+            pending = thread.submit(get, index + 1) if index + 1 < count else None
+            yield current

@@ -17,6 +17,7 @@ from ..errors import ImageError
 from ..export.keras_file import load_classifier
 from ..models import load_pretrained
 from ..models.preprocess import input_spec
+from ..runtime import tta as tta_views
 from ..zoo.labels import imagenet_labels
 
 
@@ -38,15 +39,20 @@ def class_names(model: Any, num_classes: int) -> list[str]:
     return [f"class_{i}" for i in range(num_classes)]
 
 
-def probabilities(model: Any, batch: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """Class probabilities for a batch of 0-255 RGB images (softmax applied if the model outputs logits)."""
+def probabilities(model: Any, batch: np.ndarray, batch_size: int = 32, tta: bool = False) -> np.ndarray:
+    """Class probabilities for a batch of 0-255 RGB images (softmax applied if the model outputs logits);
+    ``tta`` averages them with the mirror images' (:mod:`transferkit.runtime.tta`)."""
     if len(batch) == 0:
         return np.zeros((0, int(model.output_shape[-1])), np.float32)
-    out = np.asarray(model.predict(batch, batch_size=batch_size, verbose=0), dtype=np.float64)
-    if out.min() < 0 or not np.allclose(out.sum(axis=-1), 1.0, atol=1e-3):
-        out = np.exp(out - out.max(axis=-1, keepdims=True))
-        out /= out.sum(axis=-1, keepdims=True)
-    return out
+
+    def run(pixels: np.ndarray) -> np.ndarray:
+        out = np.asarray(model.predict(pixels, batch_size=batch_size, verbose=0), dtype=np.float64)
+        if out.min() < 0 or not np.allclose(out.sum(axis=-1), 1.0, atol=1e-3):
+            out = np.exp(out - out.max(axis=-1, keepdims=True))
+            out /= out.sum(axis=-1, keepdims=True)
+        return out
+
+    return tta_views.averaged(run, batch) if tta else run(batch)
 
 
 def top_k(probs: np.ndarray, names: Sequence[str], k: int) -> list[list[Prediction]]:
@@ -64,28 +70,29 @@ class Results(NamedTuple):
     errors: list[ImageError]
 
 
-def predict_all(model: Any, images: Any, top: int = 5) -> Results:
+def predict_all(model: Any, images: Any, top: int = 5, tta: bool = False) -> Results:
     """Top-``top`` predictions for each image that can be read, and one :class:`ImageError` per image that cannot.
 
     ``model``: a Keras model or an :class:`~transferkit.ImageClassifier` (whose class names are used).
     ``images``: one or a sequence of file paths, PIL images or arrays (a 4-D array is a batch).
     Each is decoded, fitted and normalised as the model expects (see :mod:`transferkit.data.images`).
+    ``tta``: average each image's probabilities with its mirror image's.
     """
     names = getattr(model, "class_names", None)
     keras_model = getattr(model, "model", model)
     size, crop_pct = input_spec(keras_model)
     batch, kept, errors = images_mod.load_many(images_mod.as_sources(images), size, crop_pct)
-    probs = probabilities(keras_model, batch)
+    probs = probabilities(keras_model, batch, tta=tta)
     found = top_k(probs, names or class_names(keras_model, probs.shape[-1]), top) if kept else []
     return Results(kept, found, errors)
 
 
-def predict(model: Any, images: Any, top: int = 5) -> list[list[Prediction]]:
+def predict(model: Any, images: Any, top: int = 5, tta: bool = False) -> list[list[Prediction]]:
     """Top-``top`` ``(label, class_index, probability)`` for each image, in input order (see :func:`predict_all`).
 
     Raises :class:`ImageError` naming the first image that cannot be read.
     """
-    results = predict_all(model, images, top)
+    results = predict_all(model, images, top, tta)
     if results.errors:
         raise results.errors[0]
     return results.predictions

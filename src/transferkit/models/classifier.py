@@ -125,11 +125,12 @@ class ImageClassifier:
 
         return fine_tune(self, train, validation, **kwargs)
 
-    def predict(self, images: Any, top: int = 1) -> list[list[Prediction]]:
-        """Top-``top`` predictions per image (paths, PIL images or arrays), with this classifier's names."""
+    def predict(self, images: Any, top: int = 1, tta: bool = False) -> list[list[Prediction]]:
+        """Top-``top`` predictions per image (paths, PIL images or arrays), with this classifier's names;
+        ``tta`` averages each with its mirror image's."""
         from ..inference.predict import predict
 
-        return predict(self, images, top=top)
+        return predict(self, images, top=top, tta=tta)
 
     def export(self, path: str | os.PathLike[str], format: str = "onnx", **kwargs: Any) -> Any:
         """Write this classifier for use without Keras: ``format="onnx"`` (see

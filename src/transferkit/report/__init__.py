@@ -13,6 +13,7 @@ from .files import (
     HISTORY_FILE as HISTORY_FILE,
     HTML_FILE as HTML_FILE,
     METRICS_FILE as METRICS_FILE,
+    VALIDATION_FILE as VALIDATION_FILE,
 )
 from .metrics import compute_metrics as compute_metrics, worst_mistakes as worst_mistakes
 from .plots import confusion_png as confusion_png, curves_png as curves_png

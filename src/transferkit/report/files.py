@@ -7,3 +7,4 @@ HISTORY_FILE = "history.csv"
 CURVES_FILE = "curves.png"
 CONFUSION_FILE = "confusion_matrix.png"
 HTML_FILE = "report.html"
+VALIDATION_FILE = "validation.json"  # the validation images and labels, for checking an export

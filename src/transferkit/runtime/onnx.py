@@ -4,7 +4,7 @@ How to use the file from any Python, which this class also shows::
 
     session = onnxruntime.InferenceSession("model.onnx")
     info = json.loads(session.get_modelmeta().custom_metadata_map["transferkit"])  # class names, size ...
-    pixels = ...  # (n, height, width, 3) float32 RGB, 0-255: the normalisation is inside the graph
+    pixels = ...  # (n, height, width, 3) RGB, 0-255, float32 (uint8 for `--input-dtype uint8`): normalised inside
     probabilities = session.run(None, {session.get_inputs()[0].name: pixels})[0]
 
 Images are fitted as transferkit fits them for the Keras model: EXIF orientation applied, transparency on
@@ -18,11 +18,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from ..errors import ImageError, ModelFileError
+from . import tta as tta_views
 
 METADATA_KEY = "transferkit"
 
@@ -49,34 +50,50 @@ class OnnxClassifier:
         self.image_size: tuple[int, int] = (int(height), int(width))
         self.crop_pct: float | None = (self.info.get("preprocessing") or {}).get("crop_pct")
         self.base_model: str = self.info.get("base_model", "")
+        (graph_input,) = self.session.get_inputs()
+        self.input_name: str = graph_input.name
+        self.input_dtype = np.uint8 if graph_input.type == "tensor(uint8)" else np.float32
 
-    def load_image(self, path: str | os.PathLike[str]) -> np.ndarray:
-        """One image file as the model's float32 (height, width, 3) 0-255 RGB input; :class:`ImageError`."""
+    def load_image(self, source: str | os.PathLike[str] | IO[bytes]) -> np.ndarray:
+        """One image (a file path or an open binary file) as the model's float32 (height, width, 3) 0-255 RGB
+        input; :class:`ImageError` when it cannot be read."""
         from PIL import Image, ImageOps, UnidentifiedImageError
 
+        name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else str(getattr(source, "name", "image"))
         try:
-            with Image.open(path) as opened:
+            with Image.open(source) as opened:
                 image = ImageOps.exif_transpose(opened)
                 if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
                     rgba = image.convert("RGBA")
                     image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
                 image = self._fit(image.convert("RGB"))
         except FileNotFoundError:
-            raise ImageError(os.fspath(path), "no such file") from None
-        except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise ImageError(os.fspath(path), f"not a readable image ({exc})") from None
+            raise ImageError(name, "no such file") from None
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise ImageError(name, f"not a readable image ({exc})") from None
         return np.asarray(image, np.float32)
 
-    def probabilities(self, pixels: np.ndarray) -> np.ndarray:
-        """Class probabilities ``(n, classes)`` of ``(n, height, width, 3)`` 0-255 pixels."""
-        name = self.session.get_inputs()[0].name
-        return np.asarray(self.session.run(None, {name: np.asarray(pixels, np.float32)})[0])
+    def probabilities(self, pixels: np.ndarray, tta: bool = False) -> np.ndarray:
+        """Class probabilities ``(n, classes)`` of ``(n, height, width, 3)`` 0-255 pixels; ``tta`` averages
+        them with the mirror images' (:mod:`transferkit.runtime.tta`)."""
+        if tta:
+            return tta_views.averaged(self._run, np.asarray(pixels))
+        return self._run(np.asarray(pixels))
 
-    def predict(self, images: Sequence[Any], top: int = 1) -> list[list[tuple[str, int, float]]]:
+    def cast(self, pixels: np.ndarray) -> np.ndarray:
+        """``pixels`` as the file's input type: float32, or uint8 rounded (``--input-dtype uint8``)."""
+        if self.input_dtype == np.uint8 and pixels.dtype != np.uint8:
+            pixels = np.clip(np.rint(pixels), 0, 255)
+        return pixels.astype(self.input_dtype, copy=False)
+
+    def _run(self, pixels: np.ndarray) -> np.ndarray:
+        return np.asarray(self.session.run(None, {self.input_name: self.cast(pixels)})[0])
+
+    def predict(self, images: Sequence[Any], top: int = 1, tta: bool = False) -> list[list[tuple[str, int, float]]]:
         """Top-``top`` (label, class index, probability) per image: file paths or (h, w, 3) arrays."""
         pixels = np.stack([self.load_image(i) if isinstance(i, (str, os.PathLike)) else np.asarray(i) for i in images])
         out = []
-        for row in self.probabilities(pixels):
+        for row in self.probabilities(pixels, tta=tta):
             best = np.argsort(-row, kind="stable")[:top]
             out.append([(self.class_names[i], int(i), float(row[i])) for i in best])
         return out

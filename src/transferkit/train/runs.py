@@ -13,6 +13,7 @@ is not checkpointed: a resumed run restarts Adam's moments, which costs a little
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import time
@@ -172,6 +173,9 @@ def train(
         train_seconds=seconds, settings=asdict(settings), title=f"transferkit: {settings.model} on {settings.data_dir}",
         extra={"model": settings.model, "auto_candidates": settings.auto_candidates, "notes": result.notes},
     )  # fmt: skip
+    write_json(out / report.VALIDATION_FILE, {  # what `transferkit export` checks the export with
+        "files": [os.path.abspath(f) for f in plain_val.usable_files], "labels": plain_val.usable_labels.tolist(),
+    })  # fmt: skip
     for name in (CHECKPOINT, STATE):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / "features", ignore_errors=True)
