@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # what _LAZY loads, for type checkers and editors
     from . import applications, data, images, layers, report, surgery
     from .data import augment
     from .export.keras_file import load_classifier
+    from .inference.explain import explain
     from .inference.predict import Prediction, predict
     from .keras2.generator import ImageDataGenerator
     from .models.classifier import ImageClassifier
@@ -51,6 +52,7 @@ _LAZY = {
     "applications": ("transferkit.applications", None),
     "augment": ("transferkit.data.augment", None),
     "data": ("transferkit.data", None),
+    "explain": ("transferkit.inference.explain", "explain"),
     "images": ("transferkit.images", None),
     "layers": ("transferkit.layers", None),
     "load_classifier": ("transferkit.export.keras_file", "load_classifier"),
@@ -99,6 +101,7 @@ __all__ = [
     "applications",
     "augment",
     "data",
+    "explain",
     "images",
     "layers",
     "load_classifier",
