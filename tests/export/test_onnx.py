@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from helpers import cli
+from helpers import cli, python
 from transferkit import ExportError, ImageClassifier, ModelFileError
 from transferkit.export import check_parity, export_onnx, read_onnx_metadata
 from transferkit.export.onnx import sample_images
@@ -139,3 +139,15 @@ def test_int8_reports_its_change_and_is_refused_below_the_threshold(lite0: Any, 
     with pytest.raises(ExportError, match="int8 ONNX export disagrees.*--min-agreement"):
         export_onnx(zoo, tmp_path / "refused.onnx", images=pixels, int8=True, min_agreement=1.0)
     assert list(tmp_path.glob("refused*")) == []
+
+
+def test_the_export_works_without_the_keras_backport(tmp_path: Path) -> None:
+    code = (
+        "import sys, transferkit\n"
+        "from transferkit.export import export_onnx\n"
+        "clf = transferkit.ImageClassifier.from_pretrained(classes=['a', 'b', 'c'], input_shape=(96, 96, 3), seed=0)\n"
+        "print(export_onnx(clf, sys.argv[1]))\n"
+    )
+    result = python(code, str(tmp_path / "plain.onnx"), TRANSFERKIT_KERAS_FIXES="0")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "top-1 agreement 100.0% on 16 images" in result.stdout

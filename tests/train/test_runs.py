@@ -64,6 +64,10 @@ def test_evaluate_and_predict_with_the_saved_model(finished_run: Path, textures:
     assert "skipping variable" not in result.stderr.lower()  # the optimizer was saved whole
     top = json.loads(result.stdout)[0]["predictions"]
     assert len(top) == 2 and top[0]["label"] in saved["classes"]
+    mirrored = cli("predict", "--model", finished_run / "model.keras", "--json", "--top", "2", "--tta", image)
+    assert mirrored.returncode == 0, mirrored.stderr[-2000:]
+    with_tta = json.loads(mirrored.stdout)[0]["predictions"]
+    assert with_tta[0]["label"] == top[0]["label"] and with_tta[0]["probability"] != top[0]["probability"]
 
 
 def test_export_is_checked_on_the_runs_validation_images(finished_run: Path, textures: tuple[Path, Path]) -> None:
