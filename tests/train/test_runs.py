@@ -21,7 +21,7 @@ def finished_run(textures: tuple[Path, Path], tmp_path_factory: pytest.TempPathF
     train_dir, val_dir = textures
     out = tmp_path_factory.mktemp("runs") / "run"
     result = cli("train", train_dir, "--val-dir", val_dir, "--out", out, "--image-size", "96",
-                 "--fine-tune-epochs", "1", "--batch-size", "16")  # fmt: skip
+                 "--fine-tune-epochs", "1", "--batch-size", "16", "--target-precision", "0.9")  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "plan: efficientnet_lite0 at 96 px" in result.stdout and "validation accuracy" in result.stdout
     return out
@@ -41,6 +41,16 @@ def test_train_writes_the_run_folder(finished_run: Path) -> None:
     assert metrics["val_accuracy"] >= 0.8  # measured 1.0 (4 classes, chance 0.25)
     html = (finished_run / "report.html").read_text()
     assert "data:image/png;base64," in html and "gravel" in html
+    calibration = metrics["calibration"]  # fit on the validation images, saved in the model
+    assert set(calibration) == {"temperature", "ece_before", "ece_after", "bins", "note"} and calibration["bins"] == 15
+    assert 0.05 <= calibration["temperature"] <= 20 and 0 <= calibration["ece_after"] <= 1
+    assert (finished_run / "reliability.png").is_file() and "Calibration" in html
+    chosen = metrics["target_precision"]  # --target-precision 0.9: per-class thresholds, saved in the model
+    assert chosen["target"] == 0.9 and list(chosen["thresholds"]) == metrics["classes"]
+    assert chosen["precision"] is None or chosen["precision"] >= 0.9
+    from transferkit.export.keras_file import read_metadata
+
+    assert read_metadata(finished_run / "model.keras")["thresholds"] == list(chosen["thresholds"].values())
 
 
 def test_finished_run_is_not_overwritten(finished_run: Path, textures: tuple[Path, Path]) -> None:
@@ -56,6 +66,7 @@ def test_evaluate_and_predict_with_the_saved_model(finished_run: Path, textures:
     evaluated = json.loads(result.stdout)
     saved = json.loads((finished_run / "metrics.json").read_text())
     assert evaluated["accuracy"] == pytest.approx(saved["val_accuracy"])
+    assert evaluated["loss"] == pytest.approx(saved["val_loss"], abs=0.02)  # both with the saved temperature
     assert evaluated["confusion_matrix"] == saved["confusion_matrix"]
 
     image = sorted((textures[1] / "gravel").iterdir())[0]

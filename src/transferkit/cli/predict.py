@@ -1,4 +1,10 @@
-"""``transferkit predict IMAGE...``: top classes of each image, as a table or JSON."""
+"""``transferkit predict IMAGE...``: top classes of each image, as a table or JSON.
+
+With ``--min-confidence P``, or a model trained with ``--target-precision`` (per-class thresholds), each image
+also gets an ``answer``: its top class, or ``unsure`` (``class_index`` null) when the top probability is below
+``P`` or its class's threshold (:func:`transferkit.runtime.confidence.answer`); the top classes are listed
+either way. Otherwise the output is unchanged.
+"""
 
 from __future__ import annotations
 
@@ -21,35 +27,69 @@ def add_parser(commands: Any) -> None:
     )
     p.add_argument("--top", type=int, default=5, help="how many classes to show per image (default: 5)")
     p.add_argument("--tta", action="store_true", help="average each image's prediction with its mirror image's")
+    p.add_argument(
+        "--min-confidence",
+        type=_probability,
+        default=None,
+        metavar="P",
+        help="answer 'unsure' for an image whose top probability is below P (0 to 1, e.g. 0.6)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    rows, errors = _onnx(args) if args.model.endswith(".onnx") else _keras(args)
+    from ..runtime.confidence import answer
+
+    rows, errors, thresholds = _onnx(args) if args.model.endswith(".onnx") else _keras(args)
     for exc in errors:
         error(str(exc))
+    floor = args.min_confidence
+    answers = floor is not None or thresholds is not None
     if args.json:
-        payload = [{"image": path, "predictions": preds} for path, preds in rows]
+        payload: list[dict[str, Any]] = []
+        for path, preds in rows:
+            payload.append({"image": path, "predictions": preds})
+            if answers:
+                payload[-1]["answer"] = answer(**preds[0], min_confidence=floor, thresholds=thresholds)
         print(json.dumps(payload, indent=2))
     else:
         for path, preds in rows:
             print(path)
+            if answers:
+                found = answer(**preds[0], min_confidence=floor, thresholds=thresholds)
+                why = f" (top class {preds[0]['label']} at {found['probability']:.2%})" if found["unsure"] else ""
+                print(f"  answer: {found['label']}{why}")
             width = max(len(p["label"]) for p in preds)
             for rank, p in enumerate(preds, 1):
                 print(f"  {rank}. {p['label']:<{width}}  {p['probability']:7.2%}  (class {p['class_index']})")
     return 1 if errors else 0
 
 
-def _keras(args: argparse.Namespace) -> tuple[list[tuple[str, list[dict[str, Any]]]], list[Exception]]:
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a probability between 0 and 1 (e.g. 0.6) is needed. Received: {text!r}")
+    return value
+
+
+#: (image, top predictions) rows, the errors, the model's per-class thresholds (None: none)
+Found = tuple[list[tuple[str, list[dict[str, Any]]]], list[Exception], list[float | None] | None]
+
+
+def _keras(args: argparse.Namespace) -> Found:
     from ..inference import load_model, predict_all
 
-    results = predict_all(load_model(args.model), args.images, args.top, tta=args.tta)
+    model = load_model(args.model)
+    results = predict_all(model, args.images, args.top, tta=args.tta)
     rows = [(args.images[i], [p._asdict() for p in preds]) for i, preds in zip(results.kept, results.predictions)]
-    return rows, list(results.errors)
+    return rows, list(results.errors), getattr(model, "thresholds", None)
 
 
-def _onnx(args: argparse.Namespace) -> tuple[list[tuple[str, list[dict[str, Any]]]], list[Exception]]:
+def _onnx(args: argparse.Namespace) -> Found:
     """An exported model through onnxruntime: neither Keras nor torch is imported."""
     from ..errors import ImageError
     from ..runtime import OnnxClassifier
@@ -67,4 +107,4 @@ def _onnx(args: argparse.Namespace) -> tuple[list[tuple[str, list[dict[str, Any]
     found = model.predict(pixels, top=args.top, tta=args.tta) if pixels else []
     rows = [(path, [{"label": label, "class_index": i, "probability": p} for label, i, p in preds])
             for path, preds in zip(kept, found)]  # fmt: skip
-    return rows, errors
+    return rows, errors, model.thresholds

@@ -55,6 +55,14 @@ def add_parser(commands: Any) -> None:
         default=None,
         help="images cached per photo: the plain one, then augmented ones (default: 1, measured best)",
     )
+    p.add_argument(
+        "--target-precision",
+        type=_precision,
+        default=None,
+        metavar="P",
+        help="save per-class thresholds, chosen on the validation images, below which `predict` answers 'unsure' "
+        "so that each class it does answer was right at least P of the time there (0 to 1, e.g. 0.95)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-features", action=argparse.BooleanOptionalAction, default=True,
                    help="run the frozen part of the backbone once per image (default: on)")  # fmt: skip
@@ -73,12 +81,22 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir, out=args.out, model=args.model, epochs=args.epochs,
         fine_tune_epochs=args.fine_tune_epochs, image_size=args.image_size, batch_size=args.batch_size,
         val_split=args.val_split, val_dir=args.val_dir, seed=args.seed, cache_features=args.cache_features,
-        time_budget=args.time_budget, views=args.views,
+        time_budget=args.time_budget, views=args.views, target_precision=args.target_precision,
         augment=[a.strip() for a in args.augment.split(",") if a.strip()] if args.augment != "none" else [],
     )  # fmt: skip
     kind = "quiet" if args.quiet else "json" if args.json_progress else "human"
     train(settings, resume=args.resume, overwrite=args.overwrite, progress=kind)
     return 0
+
+
+def _precision(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a precision above 0 and at most 1 (e.g. 0.95) is needed. Received: {text!r}")
+    return value
 
 
 def duration(text: str) -> float | None:

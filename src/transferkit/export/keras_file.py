@@ -1,8 +1,10 @@
 """Saving a classifier as one ``.keras`` file that carries everything needed to use it later, and loading it.
 
 The file is Keras's own format with one extra member, ``transferkit.json``: class names, input size,
-preprocessing and the registry name of the backbone. (The preprocessing also lives in the model's
-``Preprocess`` layer, so the model alone is correct; the JSON makes it readable without Keras.) Loading
+preprocessing, the registry name of the backbone, the calibration temperature (absent: 1.0) and the per-class
+thresholds of ``train --target-precision`` (absent or null: none). (The
+preprocessing also lives in the model's ``Preprocess`` layer, so the model alone is correct; the JSON makes
+it readable without Keras.) Loading
 uses Keras's safe mode, so no arbitrary code runs from a model file. Saving writes a temporary file and
 renames it, so an interrupted save never leaves a corrupt model under the real name.
 """
@@ -28,7 +30,8 @@ FORMAT = 1
 
 
 def metadata(classifier: ImageClassifier) -> dict[str, Any]:
-    """What ``transferkit.json`` holds: class names, base model, input size, preprocessing and versions."""
+    """What ``transferkit.json`` holds: class names, base model, input size, preprocessing, the calibration
+    temperature and versions."""
     layer = find_preprocess(classifier.model)
     return {
         "format": FORMAT,
@@ -38,6 +41,8 @@ def metadata(classifier: ImageClassifier) -> dict[str, Any]:
         "preprocessing": None
         if layer is None
         else {k: layer.get_config()[k] for k in ("mean", "std", "bgr", "crop_pct")},
+        "temperature": classifier.temperature,
+        "thresholds": classifier.thresholds,
         "transferkit_version": __version__,
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
@@ -81,4 +86,6 @@ def load_classifier(path: str | os.PathLike[str]) -> ImageClassifier:
         model = keras.saving.load_model(path, safe_mode=True, custom_objects={"PretrainedModel": PretrainedModel})
     except Exception as exc:
         raise ModelFileError(f"Cannot load '{os.fspath(path)}': {exc}") from None
-    return ImageClassifier(model, info["class_names"], info["base_model"])
+    return ImageClassifier(
+        model, info["class_names"], info["base_model"], float(info.get("temperature", 1.0)), info.get("thresholds")
+    )

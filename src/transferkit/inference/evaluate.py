@@ -72,7 +72,7 @@ def _keras(model_path: str | os.PathLike[str], data_dir: str | os.PathLike[str],
                 yield pixels, labels
 
     def run(pixels: np.ndarray) -> np.ndarray:
-        return probabilities(classifier.model, pixels, batch_size)
+        return probabilities(classifier.model, pixels, batch_size, temperature=classifier.temperature)
 
     return run, batches(), classifier.class_names, dataset.skipped
 

@@ -35,6 +35,7 @@ from ..data import images as images_mod
 from ..errors import ModelFileError
 from ..models import graph
 from ..models.preprocess import input_spec
+from ..runtime.confidence import apply_temperature
 from .predict import class_names, load_model
 
 _ONNX = "explanations need the .keras model (Grad-CAM needs gradients, which an .onnx export has not)"
@@ -63,7 +64,10 @@ def explain(model: Any, image: Any, class_index: int | None = None) -> np.ndarra
 
 
 def grad_cam(model: Any, image: Any, class_index: int | None = None) -> Explanation:
-    """:func:`explain` with what a caller shows beside it: the class, its probability, the decoded image."""
+    """:func:`explain` with what a caller shows beside it: the class, its probability (calibrated by the
+    classifier's temperature, as :func:`~transferkit.inference.predict.predict` gives it), the decoded image."""
+    if isinstance(model, (str, os.PathLike)):
+        model = load_explainable(model)  # here, not in _resolve: its temperature is needed too
     keras_model, names = _resolve(model)
     split = _split(keras_model)
     size, crop_pct = input_spec(keras_model)
@@ -71,7 +75,7 @@ def grad_cam(model: Any, image: Any, class_index: int | None = None) -> Explanat
     whole = images_mod.open_rgb(image)
     features = keras.ops.convert_to_tensor(split.features.predict_on_batch(pixels[None]), dtype="float32")
     scores, outputs = (np.asarray(keras.ops.convert_to_numpy(t), np.float64)[0] for t in split.head(features))
-    probs = _probabilities(outputs)
+    probs = apply_temperature(_probabilities(outputs), getattr(model, "temperature", 1.0))  # predict's figure
     names = names or class_names(keras_model, len(probs))
     index = int(np.argmax(scores)) if class_index is None else _checked(class_index, len(probs))
     maps, grads = _gradient(lambda f: split.head(f)[0][0, index], features)

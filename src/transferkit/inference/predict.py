@@ -18,6 +18,7 @@ from ..export.keras_file import load_classifier
 from ..models import load_pretrained
 from ..models.preprocess import input_spec
 from ..runtime import tta as tta_views
+from ..runtime.confidence import apply_temperature
 from ..zoo.labels import imagenet_labels
 
 
@@ -39,8 +40,11 @@ def class_names(model: Any, num_classes: int) -> list[str]:
     return [f"class_{i}" for i in range(num_classes)]
 
 
-def probabilities(model: Any, batch: np.ndarray, batch_size: int = 32, tta: bool = False) -> np.ndarray:
-    """Class probabilities for a batch of 0-255 RGB images (softmax applied if the model outputs logits);
+def probabilities(
+    model: Any, batch: np.ndarray, batch_size: int = 32, tta: bool = False, temperature: float = 1.0
+) -> np.ndarray:
+    """Class probabilities for a batch of 0-255 RGB images (softmax applied if the model outputs logits),
+    scaled by ``temperature`` (a classifier's ``.temperature``: :mod:`transferkit.runtime.confidence`);
     ``tta`` averages them with the mirror images' (:mod:`transferkit.runtime.tta`)."""
     if len(batch) == 0:
         return np.zeros((0, int(model.output_shape[-1])), np.float32)
@@ -50,7 +54,7 @@ def probabilities(model: Any, batch: np.ndarray, batch_size: int = 32, tta: bool
         if out.min() < 0 or not np.allclose(out.sum(axis=-1), 1.0, atol=1e-3):
             out = np.exp(out - out.max(axis=-1, keepdims=True))
             out /= out.sum(axis=-1, keepdims=True)
-        return out
+        return apply_temperature(out, temperature)
 
     return tta_views.averaged(run, batch) if tta else run(batch)
 
@@ -76,13 +80,14 @@ def predict_all(model: Any, images: Any, top: int = 5, tta: bool = False) -> Res
     ``model``: a Keras model or an :class:`~transferkit.ImageClassifier` (whose class names are used).
     ``images``: one or a sequence of file paths, PIL images or arrays (a 4-D array is a batch).
     Each is decoded, fitted and normalised as the model expects (see :mod:`transferkit.data.images`).
-    ``tta``: average each image's probabilities with its mirror image's.
+    ``tta``: average each image's probabilities with its mirror image's. A classifier's ``temperature``
+    is applied (see :mod:`transferkit.runtime.confidence`).
     """
     names = getattr(model, "class_names", None)
     keras_model = getattr(model, "model", model)
     size, crop_pct = input_spec(keras_model)
     batch, kept, errors = images_mod.load_many(images_mod.as_sources(images), size, crop_pct)
-    probs = probabilities(keras_model, batch, tta=tta)
+    probs = probabilities(keras_model, batch, tta=tta, temperature=getattr(model, "temperature", 1.0))
     found = top_k(probs, names or class_names(keras_model, probs.shape[-1]), top) if kept else []
     return Results(kept, found, errors)
 

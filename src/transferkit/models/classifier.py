@@ -33,12 +33,25 @@ BACKBONE = "backbone"
 
 
 class ImageClassifier:
-    """A Keras model plus what it needs to be used later: class names and the registry name it came from."""
+    """A Keras model plus what it needs to be used later: class names, the registry name it came from and
+    the ``temperature`` that calibrates its probabilities (1.0: none; ``transferkit train`` fits it, see
+    :mod:`transferkit.runtime.confidence`). The Keras model's own output is never scaled: ``predict`` and
+    the exports apply the temperature. ``thresholds``: per-class probability floors below which ``predict``
+    answers ``unsure`` (``train --target-precision``; None: none)."""
 
-    def __init__(self, model: Any, class_names: Sequence[str], base_model: str) -> None:
+    def __init__(
+        self,
+        model: Any,
+        class_names: Sequence[str],
+        base_model: str,
+        temperature: float = 1.0,
+        thresholds: Sequence[float | None] | None = None,
+    ) -> None:
         self.model = model
         self.class_names = list(class_names)
         self.base_model = base_model
+        self.temperature = float(temperature)
+        self.thresholds = None if thresholds is None else list(thresholds)
 
     @classmethod
     def from_pretrained(

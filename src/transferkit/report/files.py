@@ -6,5 +6,6 @@ METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 CURVES_FILE = "curves.png"
 CONFUSION_FILE = "confusion_matrix.png"
+RELIABILITY_FILE = "reliability.png"  # with a calibration: the reliability diagram before and after
 HTML_FILE = "report.html"
 VALIDATION_FILE = "validation.json"  # the validation images and labels, for checking an export

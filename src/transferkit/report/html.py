@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from .files import CONFUSION_FILE, CURVES_FILE
+from .files import CONFUSION_FILE, CURVES_FILE, RELIABILITY_FILE
 
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2430;background:#f5f6f8;margin:0}
@@ -57,9 +57,29 @@ def render(
     ]
     if CURVES_FILE in plots:
         parts.append(_section("Training curves", _plot(plots[CURVES_FILE], "training curves")))
+    if RELIABILITY_FILE in plots:
+        parts.append(_calibration(metrics, plots[RELIABILITY_FILE]))
     parts += [_model_choice(metrics), _mistakes(metrics, thumbnails), _skipped(metrics), _settings(metrics)]
     parts.append("</main></body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _calibration(metrics: Mapping[str, Any], png: bytes) -> str:
+    found = metrics["calibration"]
+    text = (
+        f"Temperature scaling (T = {found['temperature']:.2f}) brings the expected calibration error from "
+        f"{found['ece_before']:.3f} to {found['ece_after']:.3f} ({found['bins']} bins); the saved model applies it "
+        "to every probability it gives. " + str(found.get("note") or "")
+    )
+    chosen = metrics.get("target_precision")
+    if chosen:
+        answered, precision = chosen["answered"], chosen["precision"]
+        text += (
+            f" For a target precision of {chosen['target']:.0%} each class has its own threshold below which the "
+            f"model answers 'unsure': here it answered {answered:.0%} of the validation images"
+            + (f", {precision:.1%} of them right." if precision is not None else ".")
+        )
+    return _section("Calibration", _plot(png, "reliability diagram")) + f'<p class="note">{escape(text)}</p>'
 
 
 def _subtitle(metrics: Mapping[str, Any]) -> str:

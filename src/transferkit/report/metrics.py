@@ -1,7 +1,8 @@
 """Metrics of a classifier's predictions, from true labels and predicted probabilities (scikit-learn's).
 
 Accuracy, top-k, cross-entropy (clipped as Keras clips it, so ``val_loss`` matches Keras's), per-class
-precision/recall/F1/support, averages, the confusion matrix, and the most confident mistakes. Labels may be
+precision/recall/F1/support, averages, the confusion matrix, the most confident mistakes, and calibration: the
+expected calibration error and the reliability bins it is made of. Labels may be
 class indices or names; mismatched inputs are one :class:`DatasetError`. scikit-learn is imported on use.
 """
 
@@ -93,6 +94,37 @@ def worst_mistakes(
         }
         for i in order
     ]
+
+
+#: Equal-width confidence bins of the expected calibration error and the reliability diagram.
+CALIBRATION_BINS = 15
+
+
+def reliability(
+    labels: Sequence[int] | np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS
+) -> dict[str, list[float]]:
+    """The top-class confidence of each image binned into ``bins`` equal widths of [0, 1]: per bin the
+    ``count``, mean ``confidence`` and ``accuracy`` (NaN where empty). A calibrated model has them equal."""
+    probs = np.asarray(probabilities, np.float64)
+    truth = np.asarray(labels, np.int64)
+    confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == truth
+    which = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)  # (low, high] as usual
+    count = np.bincount(which, minlength=bins).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_conf = np.bincount(which, weights=confidence, minlength=bins) / count
+        accuracy = np.bincount(which, weights=correct.astype(np.float64), minlength=bins) / count
+    return {"count": count.tolist(), "confidence": mean_conf.tolist(), "accuracy": accuracy.tolist()}
+
+
+def expected_calibration_error(
+    labels: Sequence[int] | np.ndarray, probabilities: np.ndarray, bins: int = CALIBRATION_BINS
+) -> float:
+    """ECE: the gap between confidence and accuracy, averaged over the bins of :func:`reliability`, each
+    weighted by its share of the images (Guo et al. 2017, 15 bins by default)."""
+    found = reliability(labels, probabilities, bins)
+    count = np.asarray(found["count"])
+    gaps = np.nan_to_num(np.abs(np.asarray(found["confidence"]) - np.asarray(found["accuracy"])))
+    return float((count * gaps).sum() / max(count.sum(), 1.0))
 
 
 def _check(y_true: Any, probabilities: Any, names: list[str]) -> tuple[np.ndarray, np.ndarray]:

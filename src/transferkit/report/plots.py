@@ -1,4 +1,4 @@
-"""The run report's plots as PNG bytes: the confusion matrix and the training curves.
+"""The run report's plots as PNG bytes: the confusion matrix, the training curves and the reliability diagram.
 
 matplotlib's object API with the Agg canvas (imported on use), so no global pyplot state is touched.
 """
@@ -66,6 +66,38 @@ def curves_png(columns: Mapping[str, Sequence[Any]]) -> bytes:
         elif ax.lines:
             ax.legend(fontsize=8)
         _mark_phases(ax, columns.get("phase"))
+    return _png(fig)
+
+
+def reliability_png(
+    before: Mapping[str, Sequence[float]], after: Mapping[str, Sequence[float]], temperature: float
+) -> bytes:
+    """The reliability diagram: accuracy against confidence per bin (:func:`transferkit.report.metrics.reliability`),
+    before and after temperature scaling; the diagonal is perfect calibration, bars show the images per bin."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(5.6, 4.6), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    bins = len(before["count"])
+    centres = (np.arange(bins) + 0.5) / bins
+    ax.plot([0, 1], [0, 1], ":", color="grey", linewidth=1, label="calibrated")
+    for found, style, label in ((before, "-o", "before"), (after, "-s", f"after (T = {temperature:.2f})")):
+        count = np.asarray(found["count"], np.float64)
+        shown = count > 0
+        ax.plot(np.asarray(found["confidence"])[shown], np.asarray(found["accuracy"])[shown], style, ms=4, label=label)
+    share = ax.twinx()
+    share.bar(centres, np.asarray(after["count"], np.float64), width=1 / bins, alpha=0.15, color="grey")
+    share.set_ylabel("images per bin (after)", color="grey", fontsize=8)
+    share.tick_params(labelsize=7, colors="grey")
+    ax.set_zorder(share.get_zorder() + 1)
+    ax.patch.set_visible(False)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("confidence (top-class probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Reliability")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
     return _png(fig)
 
 

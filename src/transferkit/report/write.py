@@ -23,10 +23,11 @@ import numpy as np
 
 from .._util.atomic import atomic_path
 from ..errors import DatasetError, ImageError
+from ..runtime.confidence import apply_temperature
 from . import html
-from .files import CONFUSION_FILE, CURVES_FILE, HISTORY_FILE, HTML_FILE, METRICS_FILE
-from .metrics import compute_metrics, worst_mistakes
-from .plots import confusion_png, curves_png
+from .files import CONFUSION_FILE, CURVES_FILE, HISTORY_FILE, HTML_FILE, METRICS_FILE, RELIABILITY_FILE
+from .metrics import CALIBRATION_BINS, compute_metrics, expected_calibration_error, reliability, worst_mistakes
+from .plots import confusion_png, curves_png, reliability_png
 
 
 def write_report(
@@ -45,21 +46,41 @@ def write_report(
     title: str = "transferkit run report",
     max_mistakes: int = 12,
     extra: Mapping[str, Any] | None = None,
+    temperature: float | None = None,
+    calibrated: np.ndarray | None = None,
+    calibration_note: str = "",
 ) -> dict[str, Any]:
     """Evaluate and write the run report into ``run_dir``; returns the metrics as written to ``metrics.json``.
 
     ``history``: Keras's ``History.history`` (a ``"phase"`` list, one entry per epoch, marks fine-tuning
     phases on the curves). ``skipped_files``: paths, ``(path, reason)`` pairs or :class:`ImageError`\\ s.
     ``epochs`` defaults to the length of ``history``; ``extra`` entries are added to the metrics as they are.
+    ``temperature``: the calibration fit on these images (:mod:`transferkit.runtime.confidence`); then
+    ``probabilities`` are the model's own, the metrics and mistakes are those of the calibrated probabilities
+    (what the saved classifier answers), and ``calibration: {temperature, ece_before, ece_after, bins, note}``
+    and ``reliability.png`` are added. ``ece_after`` is measured on ``calibrated`` when given (e.g. scaled
+    by temperatures fit on other images), else on ``probabilities`` scaled by ``temperature``.
     Writes ``metrics.json``, ``history.csv`` (with a
     history), ``curves.png`` (with a history), ``confusion_matrix.png`` and the self-contained ``report.html``.
     """
     folder = Path(run_dir)
     if paths is not None and len(paths) != len(probabilities):
         raise DatasetError(f"{len(paths)} paths for {len(probabilities)} rows of probabilities: pass one per image.")
+    raw = probabilities
+    if temperature is not None:
+        probabilities = apply_temperature(raw, temperature)
     metrics = compute_metrics(y_true, probabilities, classes, top_k=top_k)
     columns = _history_columns(history)
     mistakes = worst_mistakes(y_true, probabilities, classes, paths, max_mistakes)
+    plots: dict[str, bytes] = {}
+    if temperature is not None:
+        labels = np.asarray([metrics["classes"].index(str(y)) for y in y_true] if _named(y_true) else y_true)
+        after = probabilities if calibrated is None else np.asarray(calibrated)
+        metrics["calibration"] = {
+            "temperature": float(temperature), "ece_before": expected_calibration_error(labels, raw),
+            "ece_after": expected_calibration_error(labels, after), "bins": CALIBRATION_BINS, "note": calibration_note,
+        }  # fmt: skip
+        plots[RELIABILITY_FILE] = reliability_png(reliability(labels, raw), reliability(labels, after), temperature)
     metrics.update(
         epochs=epochs if epochs is not None else (max((len(v) for v in columns.values()), default=0) or None),
         train_seconds=None if train_seconds is None else round(float(train_seconds), 3),
@@ -68,7 +89,7 @@ def write_report(
         settings=_jsonable(dict(settings or {})),
         **_jsonable(dict(extra or {})),
     )
-    plots: dict[str, bytes] = {CONFUSION_FILE: confusion_png(metrics["confusion_matrix"], metrics["classes"])}
+    plots[CONFUSION_FILE] = confusion_png(metrics["confusion_matrix"], metrics["classes"])
     if columns:
         plots[CURVES_FILE] = curves_png(columns)
     metrics["files"] = sorted([METRICS_FILE, HTML_FILE, *plots, *([HISTORY_FILE] if columns else [])])
@@ -83,6 +104,10 @@ def write_report(
     page = html.render(metrics, plots=plots, thumbnails=thumbnails, title=title)
     _write_text(folder / HTML_FILE, page)
     return metrics
+
+
+def _named(y_true: Any) -> bool:
+    return np.asarray(y_true).dtype.kind in "USO"
 
 
 def _history_columns(history: Mapping[str, Sequence[Any]] | None) -> dict[str, list[Any]]:

@@ -6,6 +6,7 @@ How to use the file from any Python, which this class also shows::
     info = json.loads(session.get_modelmeta().custom_metadata_map["transferkit"])  # class names, size ...
     pixels = ...  # (n, height, width, 3) RGB, 0-255, float32 (uint8 for `--input-dtype uint8`): normalised inside
     probabilities = session.run(None, {session.get_inputs()[0].name: pixels})[0]
+    # calibrated: softmax(log(probabilities) / info.get("temperature", 1.0)) (transferkit.runtime.confidence)
 
 Images are fitted as transferkit fits them for the Keras model: EXIF orientation applied, transparency on
 white, RGB; a fine-tuned classifier sees the whole image resized to its size (bilinear, antialiased), an
@@ -24,6 +25,7 @@ import numpy as np
 
 from ..errors import ImageError, ModelFileError
 from . import tta as tta_views
+from .confidence import apply_temperature
 
 METADATA_KEY = "transferkit"
 
@@ -50,6 +52,10 @@ class OnnxClassifier:
         self.image_size: tuple[int, int] = (int(height), int(width))
         self.crop_pct: float | None = (self.info.get("preprocessing") or {}).get("crop_pct")
         self.base_model: str = self.info.get("base_model", "")
+        #: temperature scaling fit after training (1.0: none; exports made before it existed have none)
+        self.temperature: float = float(self.info.get("temperature", 1.0))
+        #: per-class probability floors for a target precision (``train --target-precision``), or None
+        self.thresholds: list[float | None] | None = self.info.get("thresholds")
         (graph_input,) = self.session.get_inputs()
         self.input_name: str = graph_input.name
         self.input_dtype = np.uint8 if graph_input.type == "tensor(uint8)" else np.float32
@@ -73,12 +79,18 @@ class OnnxClassifier:
             raise ImageError(name, f"not a readable image ({exc})") from None
         return np.asarray(image, np.float32)
 
-    def probabilities(self, pixels: np.ndarray, tta: bool = False) -> np.ndarray:
-        """Class probabilities ``(n, classes)`` of ``(n, height, width, 3)`` 0-255 pixels; ``tta`` averages
-        them with the mirror images' (:mod:`transferkit.runtime.tta`)."""
+    def probabilities(self, pixels: np.ndarray, tta: bool = False, calibrated: bool = True) -> np.ndarray:
+        """Class probabilities ``(n, classes)`` of ``(n, height, width, 3)`` 0-255 pixels, scaled by the
+        file's ``temperature`` unless ``calibrated`` is false (the graph's own output, as the parity gate
+        compares it); ``tta`` averages them with the mirror images' (:mod:`transferkit.runtime.tta`)."""
+
+        def run(batch: np.ndarray) -> np.ndarray:
+            raw = self._run(batch)
+            return apply_temperature(raw, self.temperature) if calibrated else raw
+
         if tta:
-            return tta_views.averaged(self._run, np.asarray(pixels))
-        return self._run(np.asarray(pixels))
+            return tta_views.averaged(run, np.asarray(pixels))
+        return run(np.asarray(pixels))
 
     def cast(self, pixels: np.ndarray) -> np.ndarray:
         """``pixels`` as the file's input type: float32, or uint8 rounded (``--input-dtype uint8``)."""

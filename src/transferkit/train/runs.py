@@ -6,8 +6,10 @@ folder behind and the same command, once the input is fixed, simply runs. The ru
 ``run.json`` (the settings, with the model ``--model auto`` chose), and while training ``checkpoint.json`` (the
 history) after every epoch and ``checkpoint.npz`` (the best weights so far) -- so Ctrl-C, SIGTERM or a crash
 loses at most one epoch, and ``--resume`` goes on from the weights the run would have kept; when
-finished, ``model.keras``, ``metrics.json``, ``history.csv``, the plots and ``report.html``. Optimizer state
-is not checkpointed: a resumed run restarts Adam's moments, which costs a little at the first resumed epoch.
+finished, ``model.keras`` (with the calibration temperature fit on the validation images:
+:mod:`~transferkit.train.calibration`), ``metrics.json``, ``history.csv``, the plots and ``report.html``.
+Optimizer state is not checkpointed: a resumed run restarts Adam's moments, which costs a little at the
+first resumed epoch.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from ..errors import DatasetError, Interrupted, RunFolderError
 from ..models import ImageClassifier
 from ..zoo import registry
 from .auto import choose_model
+from .calibration import calibrate, precision_thresholds
 from .callbacks import Checkpoint, load_checkpoint, write_json
 from .progress import Progress, make
 
@@ -59,6 +62,7 @@ class TrainSettings:
     cache_features: bool = True
     views: int | None = None  # cached views per image when augmenting (``fine_tune``'s views; default 1)
     learning_rate: float = 1e-3
+    target_precision: float | None = None  # per-class "unsure" thresholds for this precision (calibration.py)
     auto_candidates: list[dict[str, Any]] | None = None  # what --model auto tried (filled in by the run)
 
 
@@ -162,16 +166,21 @@ def train(
         raise _interrupted(settings, out, epochs=len(next(iter(history.values()), []))) from None
     seconds = time.perf_counter() - start
 
-    classifier.save(out / MODEL)
     plain_val = val_data.without_augmentation()
     probabilities = result.val_probabilities
     if probabilities is None or len(probabilities) != len(plain_val.usable_files):
         probabilities = np.asarray(classifier.model.predict(plain_val, verbose=0))
+    calibration = calibrate(probabilities, plain_val.usable_labels, seed=settings.seed)
+    classifier.temperature = calibration.temperature
+    chosen = _thresholds(classifier, settings, probabilities, plain_val.usable_labels)
+    classifier.save(out / MODEL)
     metrics = report.write_report(
         out, plain_val.usable_labels, probabilities, classifier.class_names,
         paths=plain_val.usable_files, history=history, skipped_files=[*train_data.skipped, *_new(val_data, train_data)],
         train_seconds=seconds, settings=asdict(settings), title=f"transferkit: {settings.model} on {settings.data_dir}",
-        extra={"model": settings.model, "auto_candidates": settings.auto_candidates, "notes": result.notes},
+        extra={"model": settings.model, "auto_candidates": settings.auto_candidates, "notes": result.notes,
+               **({"target_precision": chosen} if chosen else {})},
+        temperature=calibration.temperature, calibrated=calibration.out_of_fold, calibration_note=calibration.note,
     )  # fmt: skip
     write_json(out / report.VALIDATION_FILE, {  # what `transferkit export` checks the export with
         "files": [os.path.abspath(f) for f in plain_val.usable_files], "labels": plain_val.usable_labels.tolist(),
@@ -185,6 +194,32 @@ def train(
         "model_file": str(out / MODEL), "report": str(out / report.HTML_FILE),
     })  # fmt: skip
     return metrics
+
+
+def _thresholds(
+    classifier: ImageClassifier, settings: TrainSettings, probabilities: np.ndarray, labels: np.ndarray
+) -> dict[str, Any] | None:
+    """With ``--target-precision``: the per-class thresholds (on the calibrated probabilities, as ``predict``
+    gives them) set on ``classifier``, and what they do on the validation images, for ``metrics.json``."""
+    target = settings.target_precision
+    if target is None:
+        return None
+    from ..runtime.confidence import apply_temperature
+
+    calibrated = apply_temperature(probabilities, classifier.temperature)
+    found = precision_thresholds(calibrated, labels, target, len(classifier.class_names))
+    classifier.thresholds = found
+    predicted, confidence = calibrated.argmax(axis=1), calibrated.max(axis=1)
+    floors = np.array([np.inf if t is None else t for t in found])[predicted]
+    answered = confidence >= floors
+    right = predicted[answered] == np.asarray(labels)[answered]
+    return {
+        "target": target,
+        "thresholds": dict(zip(classifier.class_names, found)),
+        "answered": float(answered.mean()),  # the share of validation images not answered "unsure"
+        "precision": float(right.mean()) if answered.any() else None,  # of those answered
+        "note": "chosen and measured on the validation images; a class with no threshold is always 'unsure'",
+    }
 
 
 def _interrupted(settings: TrainSettings, out: Path, *, epochs: int) -> Interrupted:
