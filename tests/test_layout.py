@@ -58,8 +58,8 @@ SUBPACKAGES = sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py"))
 
 def test_the_layout_is_the_code_map() -> None:
     assert SUBPACKAGES == [
-        "_compat", "_util", "cli", "data", "export", "inference", "keras2", "models", "report", "runtime", "serve",
-        "train", "zoo",
+        "_compat", "_util", "cli", "data", "doctor", "export", "inference", "keras2", "models", "report", "runtime",
+        "serve", "train", "zoo",
     ]  # fmt: skip
     readme = (ROOT / "README.md").read_text()
     for name in SUBPACKAGES:

@@ -17,6 +17,7 @@ refines, so ``except ValueError`` keeps working::
     ├── WeightsError            (OSError)           weights that cannot be fetched, verified or found
     │   ├── OfflineError                            offline mode and the file is not cached
     │   └── HashMismatchError                       the file is not the one the registry names
+    ├── DoctorError             (ValueError)        a doctor check or fixes.json that cannot be done as given
     ├── RunFolderError          (FileExistsError)   a run folder holding a run the command was not told to replace
     └── Interrupted                                 Ctrl-C or SIGTERM stopped training (exit 130)
 
@@ -85,6 +86,10 @@ class OfflineError(WeightsError):
 
 class HashMismatchError(WeightsError):
     """A downloaded or imported file whose hash is not the one the registry expects."""
+
+
+class DoctorError(TransferkitError, ValueError):
+    """``transferkit doctor`` cannot check a folder or perform a ``fixes.json`` (bad file, a path outside it)."""
 
 
 class RunFolderError(TransferkitError, FileExistsError):

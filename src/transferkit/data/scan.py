@@ -22,7 +22,8 @@ from .decode import pool
 from .skips import SkipLog
 
 _LITTER_FILES = {"thumbs.db", "ehthumbs.db", "desktop.ini", "icon\r"}
-_LITTER_DIRS = {"__macosx", "@eadir", "$recycle.bin", "system volume information"}
+# _removed: where `transferkit doctor --apply` moves the files a person deleted on the review page
+_LITTER_DIRS = {"__macosx", "@eadir", "$recycle.bin", "system volume information", "_removed"}
 
 
 def is_litter(name: str, is_dir: bool = False) -> bool:
