@@ -14,8 +14,16 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) -e .
 	@touch $@
 
+# The served page is tested in Debian's chromium (tests/serve/test_serve_browser.py), driven by Playwright, which
+# must never download browsers of its own: installed with apt-get where it is missing.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(PIP) -e ".[test]"
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 	@touch $@ $(VENV)/.installed-demo
 
 $(VENV)/.installed-demo: $(VENV)/.installed

@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from .. import config
 from .._version import __version__
 from ..errors import TransferkitError
-from . import evaluate, export, models, predict, train, weights
+from . import doctor, evaluate, explain, export, models, predict, serve, train, weights
 from ._output import error, plain_warnings
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (predict, models, weights, train, evaluate, export)
+COMMANDS = (predict, models, weights, train, evaluate, export, explain, serve, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:
