@@ -98,3 +98,31 @@ def splits(textures: tuple[Path, Path]) -> tuple[Any, Any]:
     train = data.image_folder(train_dir, 96, batch_size=16, seed=0, augment=["flip"])
     val = data.image_folder(val_dir, 96, batch_size=16, class_names=train.class_names, shuffle=False)
     return train, val
+
+
+@pytest.fixture(scope="session")
+def multi_label_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """``transferkit train labels.csv --multi-label`` on 160 grids of 0-3 textures at 96 px (120 training, 40
+    validation images): (the CSV, the run folder)."""
+    from helpers import cli
+    from transferkit.data.samples import texture_table
+
+    table = texture_table(tmp_path_factory.mktemp("grids"), count=160, size=96)
+    out = tmp_path_factory.mktemp("multi-run") / "run"
+    result = cli("train", table, "--multi-label", "--out", out, "--image-size", 96, "--val-split", "0.25",
+                 "--fine-tune-epochs", "2", "--batch-size", "16")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "validation micro F1" in result.stdout
+    return table, out
+
+
+@pytest.fixture(scope="session")
+def multi_label_onnx(multi_label_run: tuple[Path, Path]) -> Path:
+    """The multi-label run's model exported to ONNX (checked on the run's validation images)."""
+    from helpers import cli
+
+    out = multi_label_run[1]
+    result = cli("export", out / "model.keras", "--out", out / "model.onnx")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "all labels agree 100.0% on 40 images" in result.stdout, result.stdout
+    return out / "model.onnx"

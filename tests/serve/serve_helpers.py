@@ -13,6 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+SIZE = 96  # the texture classifier's input size
+# importing Keras or torch now fails, in the server and anything it imports
+WITHOUT_KERAS = (
+    "import sys; sys.modules['keras'] = None; sys.modules['torch'] = None\n"
+    "from transferkit.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -1,18 +1,23 @@
 """The page at ``/`` in a real headless browser (Debian's chromium driven by Playwright, on a phone-sized
 screen): a cat photo chosen with the file picker comes back as a cat with its Grad-CAM overlay; dropped and
-pasted images work; a file that is no image shows the server's reason; the controls are reachable by Tab."""
+pasted images work; a file that is no image shows the server's reason; the controls are reachable by Tab; a cat
+shown to a texture classifier is marked unlike its training images; a multi-label model shows each label given."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from serve_helpers import Served
+
+from helpers import cli
 
 CHROMIUM = "/usr/bin/chromium"
 # what the machine's closed network needs: no background connections, no sandbox as root
@@ -110,3 +115,44 @@ def test_the_controls_are_reached_with_tab(page: Any) -> None:
     assert tuple(reached) == controls  # the class list, the file picker, the options, the API docs link
     page.keyboard.press("Shift+Tab")
     assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"  # focus is visible
+
+
+def test_a_photo_unlike_the_training_images_is_marked_so(
+    browser: Any, onnx_server: Served, served_photos: dict[str, Path]
+) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(onnx_server.url + "/")
+    expect(page.locator("#model-name")).to_have_text("textures.onnx")
+    page.locator("#file").set_input_files(served_photos["cat"])
+    card = page.locator("#results .card").first
+    expect(card.locator(".predictions li")).to_have_count(4, timeout=60_000)
+    expect(card.locator(".unfamiliar")).to_contain_text("Unlike the images this model was trained on")
+    expect(page.locator("#status")).to_contain_text("unlike the training images")
+    context.close()
+
+
+def test_a_multi_label_model_shows_every_label_it_gives(
+    browser: Any, multi_label_run: tuple[Path, Path], multi_label_onnx: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    server = Served([sys.executable, "-m", "transferkit", "serve", str(multi_label_onnx)],
+                    multi_label_onnx.parent / "browser-server.log", wait=120)  # fmt: skip
+    try:
+        context = browser.new_context(viewport=PHONE)
+        page = context.new_page()
+        page.goto(server.url + "/")
+        image = multi_label_run[0].parent / "images" / "grid_0002.jpg"  # brick, gravel and moon
+        expected = json.loads(cli("predict", "--model", multi_label_onnx, "--json", image).stdout)[0]["labels"]
+        page.locator("#file").set_input_files(image)
+        card = page.locator("#results .card").first
+        expect(card.locator(".labels")).to_contain_text("labels: ", timeout=60_000)
+        for label in expected:
+            expect(card.locator(".labels")).to_contain_text(label["label"])
+        expect(card.locator(".predictions li.on")).to_have_count(len(expected))
+        context.close()
+    finally:
+        server.stop()

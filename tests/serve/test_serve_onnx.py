@@ -8,46 +8,12 @@ import http.client
 import json
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serve_helpers import Served, multipart
+from serve_helpers import SIZE, Served, multipart
 
 from helpers import cli
-from transferkit import ImageClassifier
-
-SIZE = 96
-# importing Keras or torch now fails, in the server and anything it imports
-WITHOUT_KERAS = (
-    "import sys; sys.modules['keras'] = None; sys.modules['torch'] = None\n"
-    "from transferkit.cli import main\n"
-    "sys.exit(main(sys.argv[1:]))\n"
-)
-
-
-@pytest.fixture(scope="module")
-def onnx_file(textures: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fine-tuned 4-class texture classifier, saved and exported with ``transferkit export``."""
-    from transferkit import data
-
-    train = data.image_folder(textures[0], SIZE, batch_size=16, seed=0)
-    clf = ImageClassifier.from_pretrained(classes=train.class_names, input_shape=(SIZE, SIZE, 3), seed=0)
-    clf.fine_tune(train, None, epochs=0, verbose=0, seed=0)
-    folder = tmp_path_factory.mktemp("served-onnx")
-    clf.save(folder / "textures.keras")
-    result = cli("export", folder / "textures.keras", "--out", folder / "textures.onnx")
-    assert result.returncode == 0, result.stderr
-    return folder / "textures.onnx"
-
-
-@pytest.fixture(scope="module")
-def onnx_server(onnx_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    argv = [sys.executable, "-c", WITHOUT_KERAS, "serve", str(onnx_file)]
-    limits = ["--timeout", "3", "--max-body-mb", "1", "--max-images", "4"]
-    server = Served([*argv, *limits], tmp_path_factory.mktemp("onnx-server") / "server.log", wait=120)
-    yield server
-    server.stop()
 
 
 def test_the_onnx_model_is_served_without_keras_or_torch(onnx_server: Served, onnx_file: Path) -> None:
@@ -75,6 +41,9 @@ def test_onnx_predictions_equal_the_cli(
             assert [p["label"] for p in ours["predictions"]] == [p["label"] for p in theirs["predictions"]]
             for a, b in zip(ours["predictions"], theirs["predictions"]):
                 assert a["probability"] == pytest.approx(b["probability"], abs=1e-5)
+            assert ours["ood_score"] == pytest.approx(theirs["ood_score"], abs=1e-4)
+            assert ours["unfamiliar"] == theirs["unfamiliar"]
+            assert ours["unfamiliar"] or ours["image"] != served_photos["cat"].name  # a cat among textures
     moon = onnx_server.json("POST", "/predict?tta=true", sorted((textures[1] / "moon").glob("*.jpg"))[0].read_bytes())
     assert moon[0]["predictions"][0]["label"] == "moon"
 
@@ -151,5 +120,5 @@ def test_the_keras_file_it_was_exported_from_is_served_with_its_classes(onnx_fil
     assert predictor.class_names == ["brick", "grass", "gravel", "moon"] and predictor.can_explain
     pixels = predictor.pixels(Upload("coffee.jpg", coffee.read_bytes()))
     assert (pixels == images.load(coffee, (SIZE, SIZE))).all()  # decoded as the CLI decodes the file
-    probs = predictor.probabilities(pixels[None], tta=False)
+    probs, _ = predictor.outputs(pixels[None], tta=False)
     assert probs.shape == (1, 4) and abs(probs.sum() - 1) < 1e-5

@@ -99,6 +99,30 @@ def test_export_is_checked_on_the_runs_validation_images(finished_run: Path, tex
     assert any(node.op_type == "QuantizeLinear" for node in graph.node)
 
 
+def test_images_unlike_the_training_images_are_unfamiliar_in_keras_and_onnx(
+    finished_run: Path, textures: tuple[Path, Path], photo_dir: Path
+) -> None:
+    found = json.loads((finished_run / "metrics.json").read_text())["familiarity"]
+    assert found["images"] == 48 and found["neighbours"] == 5 and 0 < found["threshold"] < 2
+    assert len(found["unfamiliar_validation_images"]) <= 1  # 99% of the validation images are within it
+    held_out = sorted(str(p) for p in textures[1].rglob("*.jpg"))
+    photos = sorted(str(p) for p in photo_dir.iterdir())  # a cat, a cup of coffee, an astronaut: no texture
+    onnx_file = finished_run.parent / "familiar.onnx"
+    assert cli("export", finished_run / "model.keras", "--out", onnx_file).returncode == 0
+    answers = {}
+    for model in (finished_run / "model.keras", onnx_file):
+        result = cli("predict", "--model", model, "--json", *held_out, *photos)
+        assert result.returncode == 0, result.stderr[-2000:]
+        answers[model.suffix] = {Path(a["image"]).name: a for a in json.loads(result.stdout)}
+        flagged = [a["image"] for a in json.loads(result.stdout) if a["unfamiliar"]]
+        assert set(photos) <= set(flagged)
+        assert len(set(flagged) - set(photos)) <= 2, flagged  # of 24 held-out textures
+    for name, keras_answer in answers[".keras"].items():
+        assert keras_answer["ood_score"] == pytest.approx(answers[".onnx"][name]["ood_score"], abs=5e-3)
+    table = cli("predict", "--model", finished_run / "model.keras", photos[0])
+    assert "unfamiliar: unlike the training images" in table.stdout
+
+
 @pytest.mark.parametrize(
     ("problem", "message"),
     [("missing", "does not exist"), ("one class", "Only one class"), ("split", "--val-split is a fraction")],
@@ -174,6 +198,9 @@ def test_interrupted_run_resumes_at_the_next_epoch(textures: tuple[Path, Path], 
     for row, loss in zip(rows[:done], checkpoint["history"]["loss"]):
         assert float(row["loss"]) == pytest.approx(loss)  # the epochs before the checkpoint were kept, not rerun
     assert f"Epoch {done + 1}/8" in result.stdout and f"Epoch {done}/8" not in result.stdout
+    grouped = metrics["split"]  # train groups near-duplicates by default; the report says what it kept together
+    assert json.loads((out / "run.json").read_text())["group_duplicates"] is True and grouped["groups"] >= 0
+    assert grouped["note"] in (out / "report.html").read_text()
 
 
 def _comparable(run: Path) -> dict[str, object]:

@@ -3,7 +3,8 @@
 With ``--min-confidence P``, or a model trained with ``--target-precision`` (per-class thresholds), each image
 also gets an ``answer``: its top class, or ``unsure`` (``class_index`` null) when the top probability is below
 ``P`` or its class's threshold (:func:`transferkit.runtime.confidence.answer`); the top classes are listed
-either way. Otherwise the output is unchanged.
+either way. Otherwise the output is unchanged. A model trained by ``transferkit train`` also scores how unlike
+its training images each image is: ``ood_score`` and ``unfamiliar`` (:mod:`transferkit.runtime.familiar`).
 """
 
 from __future__ import annotations
@@ -41,21 +42,25 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..runtime.confidence import answer
 
-    rows, errors, thresholds = _onnx(args) if args.model.endswith(".onnx") else _keras(args)
+    rows, errors, thresholds, familiarity, multi_label = _onnx(args) if args.model.endswith(".onnx") else _keras(args)
     for exc in errors:
         error(str(exc))
+    if multi_label:
+        return _multi_label(args, rows, thresholds or [], familiarity) or (1 if errors else 0)
     floor = args.min_confidence
     answers = floor is not None or thresholds is not None
     if args.json:
         payload: list[dict[str, Any]] = []
-        for path, preds in rows:
-            payload.append({"image": path, "predictions": preds})
+        for n, (path, preds) in enumerate(rows):
+            payload.append({"image": path, "predictions": preds, **(familiarity[n] if familiarity else {})})
             if answers:
                 payload[-1]["answer"] = answer(**preds[0], min_confidence=floor, thresholds=thresholds)
         print(json.dumps(payload, indent=2))
     else:
-        for path, preds in rows:
+        for n, (path, preds) in enumerate(rows):
             print(path)
+            if familiarity and familiarity[n]["unfamiliar"]:
+                print(f"  unfamiliar: unlike the training images (ood score {familiarity[n]['ood_score']:.3f})")
             if answers:
                 found = answer(**preds[0], min_confidence=floor, thresholds=thresholds)
                 why = f" (top class {preds[0]['label']} at {found['probability']:.2%})" if found["unsure"] else ""
@@ -64,6 +69,35 @@ def run(args: argparse.Namespace) -> int:
             for rank, p in enumerate(preds, 1):
                 print(f"  {rank}. {p['label']:<{width}}  {p['probability']:7.2%}  (class {p['class_index']})")
     return 1 if errors else 0
+
+
+def _multi_label(
+    args: argparse.Namespace, rows: list[Any], thresholds: list[Any], familiarity: list[dict[str, Any]] | None
+) -> int:
+    """Every label at or above its threshold, then the top ``--top`` probabilities."""
+    if args.min_confidence is not None:
+        error(f"'{args.model}' is a multi-label model: each label has its own threshold, so --min-confidence "
+              "does not apply; drop it.")  # fmt: skip
+        return 2
+    payload = []
+    for n, (path, preds) in enumerate(rows):
+        on = [p for p in preds if p["probability"] >= (0.5 if thresholds[p["class_index"]] is None else
+                                                      thresholds[p["class_index"]])]  # fmt: skip
+        payload.append({"image": path, "labels": on, "predictions": preds[: args.top],
+                        **(familiarity[n] if familiarity else {})})  # fmt: skip
+    if args.json:
+        print(json.dumps(payload, indent=2))
+        return 0
+    for entry in payload:
+        print(entry["image"])
+        if entry.get("unfamiliar"):
+            print(f"  unfamiliar: unlike the training images (ood score {entry['ood_score']:.3f})")
+        shown = ", ".join(f"{p['label']} {p['probability']:.1%}" for p in entry["labels"])
+        print(f"  labels: {shown or '(none above its threshold)'}")
+        width = max(len(p["label"]) for p in entry["predictions"])
+        for rank, p in enumerate(entry["predictions"], 1):
+            print(f"  {rank}. {p['label']:<{width}}  {p['probability']:7.2%}  (label {p['class_index']})")
+    return 0
 
 
 def _probability(text: str) -> float:
@@ -76,21 +110,33 @@ def _probability(text: str) -> float:
     return value
 
 
-#: (image, top predictions) rows, the errors, the model's per-class thresholds (None: none)
-Found = tuple[list[tuple[str, list[dict[str, Any]]]], list[Exception], list[float | None] | None]
+#: (image, top predictions -- every label's for a multi-label model) rows, the errors, the model's per-class
+#: thresholds (None: none), each row's ``{"ood_score", "unfamiliar"}`` (None: the model has no
+#: out-of-distribution score), and whether the model is multi-label
+Found = tuple[
+    list[tuple[str, list[dict[str, Any]]]],
+    list[Exception],
+    list[float | None] | None,
+    list[dict[str, Any]] | None,
+    bool,
+]
 
 
 def _keras(args: argparse.Namespace) -> Found:
     from ..inference import load_model, predict_all
 
     model = load_model(args.model)
-    results = predict_all(model, args.images, args.top, tta=args.tta)
+    multi_label = bool(getattr(model, "multi_label", False))
+    top = len(model.class_names) if multi_label else args.top
+    results = predict_all(model, args.images, top, tta=args.tta)
     rows = [(args.images[i], [p._asdict() for p in preds]) for i, preds in zip(results.kept, results.predictions)]
-    return rows, list(results.errors), getattr(model, "thresholds", None)
+    return rows, list(results.errors), getattr(model, "thresholds", None), results.familiarity, multi_label
 
 
 def _onnx(args: argparse.Namespace) -> Found:
     """An exported model through onnxruntime: neither Keras nor torch is imported."""
+    import numpy as np
+
     from ..errors import ImageError
     from ..runtime import OnnxClassifier
 
@@ -104,7 +150,10 @@ def _onnx(args: argparse.Namespace) -> Found:
             kept.append(path)
         except ImageError as exc:
             errors.append(exc)
-    found = model.predict(pixels, top=args.top, tta=args.tta) if pixels else []
+    if not pixels:
+        return [], errors, model.thresholds, None, model.multi_label
+    probs, familiarity = model.outputs(np.stack(pixels), tta=args.tta)
+    top = len(model.class_names) if model.multi_label else args.top
     rows = [(path, [{"label": label, "class_index": i, "probability": p} for label, i, p in preds])
-            for path, preds in zip(kept, found)]  # fmt: skip
-    return rows, errors, model.thresholds
+            for path, preds in zip(kept, model.top(probs, top))]  # fmt: skip
+    return rows, errors, model.thresholds, familiarity, model.multi_label

@@ -18,7 +18,7 @@ def add_parser(commands: Any) -> None:
         "The plan is shown before it starts. The run folder gets model.keras, metrics.json, history.csv, plots and "
         "report.html.",
     )
-    p.add_argument("data_dir", metavar="DATA_DIR")
+    p.add_argument("data_dir", metavar="DATA_DIR", help="a folder of class sub-folders, or a CSV table (path,label)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="the run folder")
     p.add_argument(
         "--model",
@@ -44,6 +44,8 @@ def add_parser(commands: Any) -> None:
     split = p.add_mutually_exclusive_group()
     split.add_argument("--val-split", type=float, default=0.2, help="validation fraction (default: 0.2)")
     split.add_argument("--val-dir", default=None, help="a separate validation folder with the same classes")
+    p.add_argument("--group-duplicates", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep copies and near-copies of a photo on one side of --val-split (default: on)")  # fmt: skip
     p.add_argument(
         "--augment",
         default="flip,rotate,zoom",
@@ -63,6 +65,19 @@ def add_parser(commands: Any) -> None:
         help="save per-class thresholds, chosen on the validation images, below which `predict` answers 'unsure' "
         "so that each class it does answer was right at least P of the time there (0 to 1, e.g. 0.95)",
     )
+    p.add_argument(
+        "--multi-label",
+        action="store_true",
+        help="DATA_DIR is a CSV of path,label rows with any number of labels (separated by ';') per image: "
+        "a sigmoid head, per-label thresholds chosen for the best F1 on the validation images",
+    )
+    p.add_argument(
+        "--threshold",
+        type=_precision,
+        default=None,
+        metavar="P",
+        help="with --multi-label: the decision threshold of every label instead of each one's best (0 to 1)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-features", action=argparse.BooleanOptionalAction, default=True,
                    help="run the frozen part of the backbone once per image (default: on)")  # fmt: skip
@@ -75,13 +90,20 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import TransferkitError
     from ..train import TrainSettings, train
+
+    if args.multi_label and args.target_precision is not None:
+        raise TransferkitError("--target-precision is for single-label models; a multi-label one has --threshold.")
+    if args.threshold is not None and not args.multi_label:
+        raise TransferkitError("--threshold is for --multi-label models; a single-label one answers its top class.")
 
     settings = TrainSettings(
         data_dir=args.data_dir, out=args.out, model=args.model, epochs=args.epochs,
         fine_tune_epochs=args.fine_tune_epochs, image_size=args.image_size, batch_size=args.batch_size,
         val_split=args.val_split, val_dir=args.val_dir, seed=args.seed, cache_features=args.cache_features,
         time_budget=args.time_budget, views=args.views, target_precision=args.target_precision,
+        group_duplicates=args.group_duplicates, multi_label=args.multi_label, threshold=args.threshold,
         augment=[a.strip() for a in args.augment.split(",") if a.strip()] if args.augment != "none" else [],
     )  # fmt: skip
     kind = "quiet" if args.quiet else "json" if args.json_progress else "human"

@@ -1,6 +1,7 @@
 """Images and training data: decoding and fitting photos (``images``), scanning messy class folders
 (``scan``, ``skips``), threaded decoding with the augmentation warp fused in (``decode``, ``affine``),
-named augmentations (``augment``), the datasets (``datasets``) and a real sample folder (``samples``).
+named augmentations (``augment``), near-duplicate groups (``groups``), validation splits (``splits``), the
+datasets (``datasets``) and a real sample folder (``samples``).
 
 ``image_folder`` and ``image_table`` return :class:`ImageDataset`, a ``keras.utils.PyDataset`` of float32
 0-255 RGB batches. Only ``datasets`` and ``augment`` import Keras, when first used: decoding and scanning
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
         class_weights as class_weights,
         image_folder as image_folder,
         image_table as image_table,
-        stratified_split as stratified_split,
     )
+    from .splits import iterative_split as iterative_split, stratified_split as stratified_split
 
 _LAZY = {
     "Augmenter": "augment",
@@ -31,7 +32,8 @@ _LAZY = {
     "class_weights": "datasets",
     "image_folder": "datasets",
     "image_table": "datasets",
-    "stratified_split": "datasets",
+    "iterative_split": "splits",
+    "stratified_split": "splits",
 }
 
 

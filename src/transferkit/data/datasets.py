@@ -9,22 +9,20 @@ the resize, and the rest of augmentation (:mod:`transferkit.augment`) runs on wh
 
 The validation split is stratified (each class split in the same proportion) and seeded by hashing
 each file's path relative to the folder, so the same seed picks the same files on every machine, and
-adding images does not reshuffle the others. Broken and stray files are skipped with a warning
-(:mod:`transferkit.data.scan`) and listed in ``dataset.skipped``. An empty folder, a single class, a class
-without images, or a split that leaves a class without validation (or training) images raises one
-:class:`DatasetError` before any training starts.
+adding images does not reshuffle the others; ``group_duplicates=True`` keeps near-duplicates together.
+Broken and stray files are skipped with a warning (:mod:`transferkit.data.scan`) and listed in
+``dataset.skipped``. An empty folder, a single class, a class without images, or a split that leaves a
+class without validation (or training) images raises one :class:`DatasetError` before any training starts.
 
 Not here: decoding (:mod:`transferkit.data.images`), Keras 2's generator (:mod:`transferkit.keras2`).
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import math
 import os
 from collections.abc import Sequence
-from typing import Any, NamedTuple, Union
+from typing import Any, Union
 
 import keras
 import numpy as np
@@ -32,13 +30,15 @@ import numpy as np
 from .._compat.backend import import_keras
 from .._util.checks import check_choice
 from ..errors import DatasetError
-from . import augment as augment_mod, scan
+from . import augment as augment_mod, scan, tables
 from .decode import Decoder, load_batch
+from .groups import near_duplicate_groups
 from .skips import SkipLog
+from .splits import iterative_split, stratified_split
 
 import_keras()  # the backend check and the Keras backports, before any Keras class is used
 
-LABEL_MODES = ("categorical", "int", "sparse", "binary", None)
+LABEL_MODES = ("categorical", "int", "sparse", "binary", "multi_hot", None)
 Split = Union["ImageDataset", tuple["ImageDataset", "ImageDataset"]]
 _SAME: Any = object()
 
@@ -47,7 +47,8 @@ class ImageDataset(keras.utils.PyDataset):
     """Batches ``(images, labels)`` of float32 0-255 RGB images (or ``images`` alone with ``label_mode=None``).
 
     ``files``, ``labels`` (class indices), ``class_names``, ``image_size`` and ``skipped`` (``(path, reason)``
-    for every file left out, at the scan or when it failed to decode) describe it. ``dataset[i]`` is batch
+    for every file left out, at the scan or when it failed to decode) describe it; ``groups``, where the
+    split grouped near-duplicates, is a group id per file (:mod:`transferkit.data.groups`). ``dataset[i]`` is batch
     ``i``, augmented if the dataset augments; :meth:`batch` gives either kind, and
     :meth:`without_augmentation` the same files in file order, unaugmented, for prediction and feature caches.
     """
@@ -68,6 +69,7 @@ class ImageDataset(keras.utils.PyDataset):
         max_pixels: int | None = None,
         skips: SkipLog | None = None,
         workers: int = 2,
+        groups: Sequence[int] | np.ndarray | None = None,
     ) -> None:
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=4)
         check_choice("label_mode", label_mode, LABEL_MODES)
@@ -75,6 +77,7 @@ class ImageDataset(keras.utils.PyDataset):
             raise DatasetError(f"`batch_size` is a positive integer; received {batch_size!r}.")
         self.files = list(files)
         self.labels = np.asarray(labels, dtype=np.int32)
+        self.groups = None if groups is None else np.asarray(groups, dtype=np.int64)
         self.class_names = list(class_names)
         self.image_size = _size(image_size)
         self.batch_size = int(batch_size)
@@ -82,7 +85,8 @@ class ImageDataset(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.seed = int(seed) if seed is not None else int(np.random.SeedSequence().entropy % 2**32)  # type: ignore[operator]
         self.augment = augment_mod.build(augment, seed)
-        if self.augment is not None and self.augment.mixes_labels and self.label_mode not in ("categorical", "binary"):
+        mixable = ("categorical", "binary", "multi_hot")
+        if self.augment is not None and self.augment.mixes_labels and self.label_mode not in mixable:
             raise DatasetError(f"mixup and cutmix mix labels: use label_mode='categorical', not {label_mode!r}.")
         if self.label_mode == "binary" and len(self.class_names) != 2:
             raise DatasetError(f"label_mode='binary' needs exactly 2 classes; found {len(self.class_names)}.")
@@ -113,8 +117,15 @@ class ImageDataset(keras.utils.PyDataset):
         return len(self.class_names)
 
     @property
+    def multi_label(self) -> bool:
+        """Whether each image has a row of 0/1 labels (``image_table(..., multi_label=True)``)."""
+        return self.labels.ndim == 2
+
+    @property
     def class_counts(self) -> np.ndarray:
-        """Images per class, in class index order."""
+        """Images per class (per label, for multi-label data), in class index order."""
+        if self.multi_label:
+            return self.labels.sum(axis=0)
         return np.bincount(self.labels, minlength=self.num_classes)
 
     def __len__(self) -> int:
@@ -166,6 +177,8 @@ class ImageDataset(keras.utils.PyDataset):
         return x if y is None else (x, y)
 
     def _encode(self, labels: np.ndarray) -> Any:
+        if self.multi_label:
+            return None if self.label_mode is None else labels.astype(np.float32)
         if self.label_mode == "categorical":
             return np.eye(self.num_classes, dtype=np.float32)[labels]
         if self.label_mode == "binary":
@@ -192,7 +205,8 @@ class ImageDataset(keras.utils.PyDataset):
             batch_size=self.batch_size, label_mode=self.label_mode,
             shuffle=self.shuffle if shuffle is None else shuffle, seed=self.seed,
             augment=self.augment if augment is _SAME else augment, preprocessing=self.preprocessing,
-            skips=self._skips, **self._options,  # type: ignore[arg-type]
+            skips=self._skips, groups=None if self.groups is None else self.groups[idx],
+            **self._options,  # type: ignore[arg-type]
         )  # fmt: skip
 
 
@@ -219,6 +233,7 @@ def image_folder(
     follow_links: bool = False,
     max_pixels: int | None = None,
     interpolation: str = "bilinear",
+    group_duplicates: bool = False,
 ) -> Split:
     """A dataset of ``directory/<class>/**`` images, one class per subfolder (sorted by name).
 
@@ -230,6 +245,9 @@ def image_folder(
     ``interpolation`` resizes (antialiased bilinear by default, as prediction does); augmented batches are
     resized and warped in one pass with it (bilinear for ``box`` and ``hamming``), from a photo first
     reduced to under twice the target, so they are sharper than two passes and do not alias.
+    ``group_duplicates=True`` keeps copies and near-copies (burst shots, resized or re-encoded saves:
+    :func:`~transferkit.data.groups.near_duplicate_groups`) on one side of the split, so validation does
+    not score images the model trained on; ``dataset.groups`` then holds the group of each file.
     Raises :class:`DatasetError` for a missing or empty folder, one class, a class without images, or a
     split that leaves a class without validation or training images.
     """
@@ -241,8 +259,8 @@ def image_folder(
         augment=augment, preprocessing=preprocessing, interpolation=interpolation, max_pixels=max_pixels,
     )  # fmt: skip
     return _make(
-        _Found(found.files, relative, found.labels, found.class_names, found.skips, f"'{root}'"),
-        split=validation_split, subset=subset, options=options,
+        tables.Table(found.files, relative, found.labels, found.class_names, found.skips, f"'{root}'"),
+        split=validation_split, subset=subset, options=options, group=group_duplicates,
     )  # fmt: skip
 
 
@@ -264,83 +282,38 @@ def image_table(
     directory: str | os.PathLike[str] | None = None,
     max_pixels: int | None = None,
     interpolation: str = "bilinear",
+    group_duplicates: bool = False,
+    multi_label: bool = False,
+    label_separator: str = ";",
+    label_columns: Sequence[str] | None = None,
 ) -> Split:
     """:func:`image_folder` from a table of (path, label): a CSV file with a header, a pandas DataFrame, or
     a sequence of pairs. Relative paths are taken from ``directory`` (default: the CSV's folder, else the
     working directory). Rows with a missing label, a label outside ``class_names``, or a file that is not
     a usable image are skipped with a warning; classes are the sorted labels unless ``class_names`` says.
+    ``group_duplicates`` as in :func:`image_folder`.
+
+    ``multi_label=True``: each image has any number of labels (none: all negative) -- in ``label_column``
+    separated by ``label_separator`` (``"beach;dog"``), as a list in a DataFrame, or as one 0/1 column per
+    label (``label_columns=[...]``, which implies it). Labels come as multi-hot rows (``label_mode``
+    ``"multi_hot"``), and the validation split is iteratively stratified (:func:`~.splits.iterative_split`).
     """
-    rows, base = _read_table(table, path_column, label_column)
-    base = os.fspath(directory) if directory is not None else base
-    skips = SkipLog()
-    labelled = []
-    for path, label in rows:
-        text = "" if label is None or (isinstance(label, float) and math.isnan(label)) else str(label).strip()
-        if not text:
-            skips.add(str(path), "no label")
-        else:
-            labelled.append((str(path), text))
-    found = sorted({label for _, label in labelled}, key=lambda s: (not s.isdigit(), int(s) if s.isdigit() else 0, s))
-    names = [str(c) for c in class_names] if class_names else found
-    keep = [(p, label) for p, label in labelled if label in names]
-    for p, label in labelled:
-        if label not in names:
-            skips.add(p, f"label '{label}' is not in class_names")
-    full = [os.path.join(base, p) for p, _ in keep]
-    ok = scan.validate(full, skips=skips, max_pixels=max_pixels)
-    files = [f for f, good in zip(full, ok) if good]
-    relative = [p for (p, _), good in zip(keep, ok) if good]
-    labels = [names.index(label) for (_, label), good in zip(keep, ok) if good]
-    where = "the table" if not isinstance(table, (str, os.PathLike)) else f"'{os.fspath(table)}'"
+    found = tables.read(
+        table, path_column=path_column, label_column=label_column, directory=directory, class_names=class_names,
+        max_pixels=max_pixels, multi_label=multi_label, separator=label_separator, label_columns=label_columns,
+    )  # fmt: skip
+    if found.multi_label and label_mode is not None:
+        label_mode = "multi_hot"
     options = dict(
         image_size=image_size, batch_size=batch_size, label_mode=label_mode, seed=seed, shuffle=shuffle,
         augment=augment, preprocessing=preprocessing, interpolation=interpolation, max_pixels=max_pixels,
     )  # fmt: skip
-    return _make(
-        _Found(files, relative, labels, names, skips, where), split=validation_split, subset=subset, options=options
-    )
+    return _make(found, split=validation_split, subset=subset, options=options, group=group_duplicates)
 
 
-def _read_table(table: Any, path_column: str, label_column: str) -> tuple[list[tuple[Any, Any]], str]:
-    if isinstance(table, (str, os.PathLike)):
-        path = os.fspath(table)
-        if not os.path.isfile(path):
-            raise DatasetError(f"Table '{path}' does not exist; pass a CSV file with a header row.")
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            columns = list(reader.fieldnames or [])
-            _check_columns(columns, path_column, label_column, f"'{path}'")
-            return [(row[path_column], row[label_column]) for row in reader], os.path.dirname(os.path.abspath(path))
-    if hasattr(table, "columns"):  # a pandas DataFrame, without importing pandas
-        _check_columns([str(c) for c in table.columns], path_column, label_column, "the DataFrame")
-        return list(zip(table[path_column].tolist(), table[label_column].tolist())), os.getcwd()
-    rows = list(table)
-    if not all(isinstance(r, (tuple, list)) and len(r) == 2 for r in rows):
-        raise DatasetError("A table is a CSV path, a DataFrame, or a sequence of (path, label) pairs.")
-    return [(r[0], r[1]) for r in rows], os.getcwd()
-
-
-def _check_columns(columns: list[str], path_column: str, label_column: str, where: str) -> None:
-    missing = [c for c in (path_column, label_column) if c not in columns]
-    if missing:
-        raise DatasetError(
-            f"Column(s) {', '.join(map(repr, missing))} not in {where} (it has {', '.join(columns) or 'no header'}); "
-            "pass path_column= and label_column=."
-        )
-
-
-class _Found(NamedTuple):
-    """What a folder scan or a table gave: usable files, their keys for the split, labels, classes, skips."""
-
-    files: list[str]
-    relative: list[str]
-    labels: list[int]
-    names: list[str]
-    skips: SkipLog
-    where: str
-
-
-def _make(found: _Found, *, split: float | None, subset: str | None, options: dict[str, Any]) -> Split:
+def _make(
+    found: tables.Table, *, split: float | None, subset: str | None, options: dict[str, Any], group: bool = False
+) -> Split:
     """Check what was found, split it, and build the dataset(s) image_folder and image_table return."""
     files, relative, labels, names, skips, where = found
     check_choice("subset", subset, [None, "training", "validation", "both"])
@@ -353,9 +326,10 @@ def _make(found: _Found, *, split: float | None, subset: str | None, options: di
         )
     if not files:
         raise DatasetError(f"No usable images in {where}: it needs one subfolder of images per class.")
-    counts = np.bincount(labels, minlength=len(names))
+    multi = np.ndim(labels) == 2
+    counts = np.asarray(labels).sum(axis=0) if multi else np.bincount(labels, minlength=len(names))
     if options["label_mode"] is not None:
-        if len(names) < 2:
+        if len(names) < (1 if multi else 2):
             raise DatasetError(
                 f"Only one class ({', '.join(map(repr, names))}) in {where}: a classifier needs two or more."
             )
@@ -364,40 +338,17 @@ def _make(found: _Found, *, split: float | None, subset: str | None, options: di
             raise DatasetError(
                 f"Class(es) {', '.join(map(repr, empty))} in {where} have no usable images; add some or remove them."
             )
-    full = ImageDataset(files, labels, names, skips=skips, **options)
+    groups = near_duplicate_groups(files) if group and split is not None else None
+    full = ImageDataset(files, labels, names, skips=skips, groups=groups, **options)
     if split is None:
         return full
     seed = options["seed"]
-    train_idx, val_idx = stratified_split(relative, labels, names, split, 0 if seed is None else seed)
+    if multi:
+        train_idx, val_idx = iterative_split(relative, np.asarray(labels), names, split, 0 if seed is None else seed)
+    else:
+        train_idx, val_idx = stratified_split(relative, labels, names, split, 0 if seed is None else seed, groups)
     train, val = full.subset(train_idx), full.subset(val_idx, shuffle=False, augment=None)
     return (train, val) if subset == "both" else train if subset == "training" else val
-
-
-def stratified_split(
-    keys: Sequence[str], labels: Sequence[int], class_names: Sequence[str], fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of the training and validation files: ``round(fraction * n)`` of each class to validation,
-    chosen by a seeded hash of each file's key (its relative path), so the split is the same everywhere."""
-    labels_arr = np.asarray(labels)
-    val: list[int] = []
-    for c, name in enumerate(class_names):
-        members = np.flatnonzero(labels_arr == c)
-        n_val = math.floor(len(members) * fraction + 0.5)
-        if n_val == 0 or n_val == len(members):
-            part = "validation" if n_val == 0 else "training"
-            fix = (
-                f"choose a validation_split between {1 / (2 * len(members)):.2f} and {1 - 1 / (2 * len(members)):.2f}"
-                if len(members) > 1
-                else "a class needs two images to be in both"
-            )
-            raise DatasetError(
-                f"validation_split={fraction} leaves class '{name}' ({len(members)} images) without {part} "
-                f"images; add images to it or {fix}."
-            )
-        digest = [hashlib.sha256(f"{seed}:{keys[int(i)].replace(os.sep, '/')}".encode()).hexdigest() for i in members]
-        val += [int(members[i]) for i in np.argsort(digest, kind="stable")[:n_val]]
-    val_idx = np.sort(np.asarray(val, dtype=np.int64))
-    return np.setdiff1d(np.arange(len(labels_arr)), val_idx), val_idx
 
 
 def class_weights(dataset: Any) -> dict[int, float]:

@@ -5,6 +5,10 @@ real photograph. Training patches come from the top 60% of each photo and valida
 40%, so no validation pixel was seen in training. Patches vary in scale, position, flips and quarter turns,
 and are saved as JPEGs like a camera folder. Used by ``make demo`` and the tests; needs ``transferkit[demo]``.
 
+``texture_table``: a multi-label table: each image is a 2x2 grid holding patches of one to three of the four
+textures (or none) on a plain colour, labelled by the textures it shows (``labels.csv``: ``path,label`` with
+``;`` between labels).
+
 ``photo_folders``: seven kinds of picture (person, document, space ...), each several photos, cropped at
 widely varying scale and resolution: a harder folder that no test is tuned to, for the benchmarks.
 """
@@ -54,6 +58,27 @@ def _patch(region: np.ndarray, rng: np.random.Generator, size: int) -> Image.Ima
     if rng.random() < 0.5:
         patch = patch[:, ::-1]
     return Image.fromarray(np.ascontiguousarray(patch)).convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+
+
+def texture_table(root: str | os.PathLike[str], count: int = 120, size: int = 96, seed: int = 0) -> Path:
+    """Write ``root/images/*.jpg`` and ``root/labels.csv`` (see the module doc); return the CSV's path."""
+    rng = np.random.default_rng(seed)
+    root = Path(root)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    photos = {label: _photo(label) for label in CLASSES}
+    half = size // 2
+    rows = ["path,label"]
+    for index in range(count):
+        shown = sorted(rng.choice(len(CLASSES), size=int(rng.choice(4, p=[0.05, 0.35, 0.4, 0.2])), replace=False))
+        canvas = Image.new("RGB", (size, size), tuple(int(v) for v in rng.integers(100, 160, 3)))
+        for slot, k in zip(rng.permutation(4), shown):
+            patch = _patch(photos[CLASSES[k]], rng, half)
+            canvas.paste(patch, (int(slot % 2) * half, int(slot // 2) * half))
+        name = f"images/grid_{index:04d}.jpg"
+        canvas.save(root / name, quality=92)
+        rows.append(f"{name},{';'.join(CLASSES[k] for k in shown)}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root / "labels.csv"
 
 
 # photo_folders: seven kinds of picture, each made of two or three different photos that packages ship offline

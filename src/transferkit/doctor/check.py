@@ -17,18 +17,16 @@ from typing import Any
 import numpy as np
 
 from ..data.decode import pool
+from ..data.groups import NEAR_DUPLICATE_BITS, Groups, close_hashes, file_hash, hash_bits
 from ..data.scan import Scan, scan_folder
 from ..errors import DoctorError, SkippedFileWarning
 from . import embed as embedding
 
-#: Two images are near-duplicates when their perceptual hashes differ in at most this many of 63 bits ...
-#: Measured with ``bench/bench_doctor.py`` (1,050 crops, 20 planted copies resized to 70% and re-encoded):
-#: 19 of the 20 copies differ in 0-8 bits (one small image in 12) with embeddings 0.70-0.97 alike; of the
-#: different pictures within 8 bits (12 pairs), none was more than 0.68 alike. Embeddings alone do worse:
-#: such copies of small images reach only 0.70-0.97, while unrelated crops of a plain region reach 0.99.
-NEAR_DUPLICATE_BITS = 8
-#: ... and their embeddings at least this alike (so that two different pictures whose coarse light and dark
-#: happen to match are not taken for copies): measured on the bench, see :data:`NEAR_DUPLICATE_BITS`.
+#: Images whose perceptual hashes are close (:data:`~transferkit.data.groups.NEAR_DUPLICATE_BITS`) are
+#: near-duplicates when their embeddings are at least this alike too (so that two different pictures whose
+#: coarse light and dark happen to match are not taken for copies). Measured with ``bench/bench_doctor.py``:
+#: planted copies 0.70-0.97 alike; of the different pictures within 8 bits (12 pairs), none above 0.68.
+#: Embeddings alone do worse: copies of small images reach only 0.70-0.97, unrelated crops of a plain region 0.99.
 SAME_PICTURE_SIMILARITY = 0.7
 #: Embeddings at least this alike count as copies of each other when looking for an image's neighbours.
 COPY_SIMILARITY = 0.98
@@ -106,12 +104,12 @@ def diagnose(
     timings: dict[str, float] = {}
     tick = time.perf_counter()
     sizes = list(pool().map(_size, images.paths))
-    hashes = list(pool().map(embedding.file_hash, images.paths))
-    bits = np.stack(list(pool().map(embedding.perceptual_hash, images.paths)))
+    hashes = list(pool().map(file_hash, images.paths))
+    bits, hashed = hash_bits(images.paths)
     timings["scan_and_hashes"], tick = time.perf_counter() - tick, time.perf_counter()
     vectors = embedding.embed(images.paths, hashes, image_size=image_size, cache=cache, on_batch=on_batch)
     timings["embeddings"], tick = time.perf_counter() - tick, time.perf_counter()
-    findings = _duplicates(images, hashes, bits, vectors)
+    findings = _duplicates(images, hashes, close_hashes(bits, ok=hashed), vectors)
     timings["duplicates"], tick = time.perf_counter() - tick, time.perf_counter()
     findings += _label_errors(images, vectors)
     timings["label_errors"], tick = time.perf_counter() - tick, time.perf_counter()
@@ -151,48 +149,14 @@ def _size(path: str) -> tuple[int, int]:
         return img.size
 
 
-class _Groups:
-    """Union-find over row indices."""
-
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def join(self, i: int, j: int) -> None:
-        self.parent[self.find(i)] = self.find(j)
-
-    def groups(self) -> list[list[int]]:
-        members: dict[int, list[int]] = {}
-        for i in range(len(self.parent)):
-            members.setdefault(self.find(i), []).append(i)
-        return [g for g in members.values() if len(g) > 1]
-
-
-def close_hashes(bits: np.ndarray, most: int = NEAR_DUPLICATE_BITS, block: int = 512) -> list[tuple[int, int, float]]:
-    """Pairs ``(i, j, similarity)``, ``i < j``, of perceptual hashes at most ``most`` bits apart; similarity is
-    the fraction of bits that agree."""
-    pairs = []
-    packed = bits.astype(np.int8)
-    for start in range(0, len(bits), block):
-        rows = packed[start : start + block]
-        apart = (rows[:, None, :] != packed[None, :, :]).sum(axis=2)
-        for r, c in zip(*np.nonzero(apart <= most)):
-            if start + r < c:
-                pairs.append((int(start + r), int(c), 1 - float(apart[r, c]) / bits.shape[1]))
-    return pairs
-
-
-def _duplicates(images: _Images, hashes: list[str], bits: np.ndarray, vectors: np.ndarray) -> list[Finding]:
-    groups = _Groups(len(hashes))
+def _duplicates(
+    images: _Images, hashes: list[str], close: list[tuple[int, int, int]], vectors: np.ndarray
+) -> list[Finding]:
+    groups = Groups(len(hashes))
     first: dict[str, int] = {}
     for i, h in enumerate(hashes):
         groups.join(i, first.setdefault(h, i))
-    pairs = [(i, j, sim) for i, j, sim in close_hashes(bits) if vectors[i] @ vectors[j] >= SAME_PICTURE_SIMILARITY]
+    pairs = [(i, j, 1 - apart / 63) for i, j, apart in close if vectors[i] @ vectors[j] >= SAME_PICTURE_SIMILARITY]
     for i, j, _ in pairs:
         groups.join(i, j)
     lowest: dict[int, float] = {}

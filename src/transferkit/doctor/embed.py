@@ -1,4 +1,4 @@
-"""Content hashes, perceptual hashes and backbone embeddings of image files, cached by content hash between runs.
+"""Backbone embeddings of image files, cached by content hash between runs (the hashes: :mod:`transferkit.data.groups`).
 
 The embedding is EfficientNet-Lite0's pooled features (package-shipped weights, no download), L2-normalised,
 so the dot product of two rows is their cosine similarity. Features go through
@@ -8,7 +8,6 @@ to row) lets a second ``doctor`` run, after fixes, embed only the files it has n
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterator, Sequence
 
@@ -18,31 +17,6 @@ from ..data.decode import Decoder
 
 MODEL = "efficientnet_lite0"
 BATCH_SIZE = 32
-
-
-def file_hash(path: str) -> str:
-    """The SHA-256 of a file's bytes (exact duplicates share it whatever their names)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def perceptual_hash(path: str) -> np.ndarray:
-    """A 63-bit DCT hash (pHash) of the image's 32x32 grayscale thumbnail: resizing, re-encoding and mild
-    colour changes move few bits, a different picture about half of them."""
-    from PIL import Image
-    from scipy.fft import dctn
-
-    try:
-        with Image.open(path) as img:
-            img.draft("L", (64, 64))  # JPEG: decode at reduced size
-            pixels = np.asarray(img.convert("L").resize((32, 32), Image.Resampling.BOX), np.float64)
-    except (OSError, ValueError):  # broken past the header the scan read: its zero embedding matches nothing
-        return np.zeros(63, bool)
-    low = dctn(pixels, norm="ortho")[:8, :8].ravel()[1:]  # the lowest frequencies, without the mean
-    return np.asarray(low > np.median(low))
 
 
 def embed(

@@ -2,7 +2,8 @@
 
 The file is Keras's own format with one extra member, ``transferkit.json``: class names, input size,
 preprocessing, the registry name of the backbone, the calibration temperature (absent: 1.0) and the per-class
-thresholds of ``train --target-precision`` (absent or null: none). (The
+thresholds of ``train --target-precision`` (absent or null: none); with an out-of-distribution score
+(:mod:`transferkit.runtime.familiar`), ``familiar`` there and its training features in ``familiar.npy``. (The
 preprocessing also lives in the model's ``Preprocess`` layer, so the model alone is correct; the JSON makes
 it readable without Keras.) Loading
 uses Keras's safe mode, so no arbitrary code runs from a model file. Saving writes a temporary file and
@@ -24,8 +25,10 @@ from ..errors import ModelFileError
 from ..keras2.applications import PretrainedModel
 from ..models import ImageClassifier
 from ..models.preprocess import find_preprocess
+from ..runtime.familiar import Familiarity
 
 METADATA = "transferkit.json"
+FAMILIAR = "familiar.npy"
 FORMAT = 1
 
 
@@ -43,6 +46,8 @@ def metadata(classifier: ImageClassifier) -> dict[str, Any]:
         else {k: layer.get_config()[k] for k in ("mean", "std", "bgr", "crop_pct")},
         "temperature": classifier.temperature,
         "thresholds": classifier.thresholds,
+        "multi_label": classifier.multi_label,
+        "familiar": None if classifier.familiar is None else classifier.familiar.info(),
         "transferkit_version": __version__,
         "keras_version": keras.__version__,
         "backend": keras.backend.backend(),
@@ -57,6 +62,8 @@ def save_classifier(classifier: ImageClassifier, path: str | os.PathLike[str]) -
         classifier.model.save(temp)
         with zipfile.ZipFile(temp, "a") as archive:
             archive.writestr(METADATA, json.dumps(metadata(classifier), indent=2))
+            if classifier.familiar is not None:
+                archive.writestr(FAMILIAR, classifier.familiar.bank_bytes())
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -86,6 +93,11 @@ def load_classifier(path: str | os.PathLike[str]) -> ImageClassifier:
         model = keras.saving.load_model(path, safe_mode=True, custom_objects={"PretrainedModel": PretrainedModel})
     except Exception as exc:
         raise ModelFileError(f"Cannot load '{os.fspath(path)}': {exc}") from None
+    familiar = None
+    if info.get("familiar"):
+        with zipfile.ZipFile(path) as archive:
+            familiar = Familiarity.load(info["familiar"], archive.read(FAMILIAR))
     return ImageClassifier(
-        model, info["class_names"], info["base_model"], float(info.get("temperature", 1.0)), info.get("thresholds")
-    )
+        model, info["class_names"], info["base_model"], float(info.get("temperature", 1.0)), info.get("thresholds"),
+        familiar,
+    )  # fmt: skip

@@ -6,7 +6,9 @@ takes 0-255 RGB NHWC pixels of the model's size (float32, or uint8 with ``input_
 normalises them itself. The graph is then simplified (:func:`~transferkit.export.onnx_graph.simplify`:
 BatchNorm folded into the convolutions), and transferkit's metadata (class names, input size, base model,
 preprocessing, versions: :func:`keras_file.metadata <transferkit.export.keras_file.metadata>`) goes into the
-file's ``metadata_props`` as ``transferkit`` (JSON).
+file's ``metadata_props`` as ``transferkit`` (JSON). A classifier with an out-of-distribution score
+(:mod:`transferkit.runtime.familiar`) is exported with the features the head classifies as a second output
+and its training features in ``transferkit_familiar``, so the file scores images as the ``.keras`` one does.
 
 Every export runs the original and the exported model on real images and compares them
 (:func:`check_parity`): the validation images of the run that saved the model when known
@@ -35,7 +37,7 @@ from ..data import images as image_files
 from ..errors import ExportError, ModelFileError
 from ..models.preprocess import input_spec
 from ..report.files import VALIDATION_FILE
-from ..runtime.onnx import METADATA_KEY, OnnxClassifier
+from ..runtime.onnx import FAMILIAR_KEY, METADATA_KEY, OnnxClassifier
 from .keras_file import metadata
 from .onnx_graph import simplify, uint8_input
 
@@ -62,15 +64,17 @@ class Parity:
     max_difference: float  # the largest difference of any class probability
     accuracy: tuple[float, float] | None = None  # (original, export) top-1 accuracy, when labels are known
     int8: bool = False
+    multi_label: bool = False  # agreement: every label decided alike; accuracy: every label right
 
     def __str__(self) -> str:
+        agree, right = ("all labels agree", "all labels right") if self.multi_label else ("top-1 agreement", "accuracy")
         text = (
-            f"top-1 agreement {self.agreement:.1%} on {self.images} images, "
+            f"{agree} {self.agreement:.1%} on {self.images} images, "
             f"largest probability difference {self.max_difference:.1e}"
         )
         if self.accuracy is not None:
             before, after = self.accuracy
-            text += f", accuracy {before:.1%} -> {after:.1%} ({(after - before) * 100:+.1f} points)"
+            text += f", {right} {before:.1%} -> {after:.1%} ({(after - before) * 100:+.1f} points)"
         return text
 
 
@@ -79,7 +83,7 @@ def export_onnx(
     path: str | os.PathLike[str],
     *,
     images: Any = None,
-    labels: Sequence[int] | None = None,
+    labels: Sequence[Any] | None = None,
     opset: int | None = None,
     min_agreement: float | None = None,
     input_dtype: str = "float32",
@@ -89,9 +93,10 @@ def export_onnx(
 
     ``images``: an array ``(n, h, w, 3)`` of 0-255 pixels at the model's size, or image paths; default:
     photos scikit-learn ships, cropped and flipped (:func:`sample_images`). ``labels`` (class indices of
-    ``images``) add the accuracy of both models to the figures. ``input_dtype``: ``"float32"`` or ``"uint8"``
-    pixels. ``int8``: a quantized file (see the module doc). Raises :class:`ExportError` when the top-1
-    agreement is below ``min_agreement`` (default :data:`MIN_AGREEMENT`, :data:`MIN_INT8_AGREEMENT` for int8;
+    ``images``; multi-hot rows for a multi-label model) add the accuracy of both models to the figures.
+    ``input_dtype``: ``"float32"`` or ``"uint8"`` pixels. ``int8``: a quantized file (see the module doc).
+    Raises :class:`ExportError` when the top-1 agreement (a multi-label model: every label decided alike) is
+    below ``min_agreement`` (default :data:`MIN_AGREEMENT`, :data:`MIN_INT8_AGREEMENT` for int8;
     no file is left), :class:`ModelFileError` for a path that does not end in ``.onnx``.
     """
     if not os.fspath(path).endswith(".onnx"):
@@ -105,24 +110,28 @@ def export_onnx(
     if labels is not None and len(labels) != len(pixels):
         raise ExportError(f"{len(labels)} labels for {len(pixels)} images: give one class index per image.")
     info = {**metadata(classifier), "onnx": {"input_dtype": input_dtype, "int8": int8}}
+    cuts = (classifier.thresholds or [0.5] * len(classifier.class_names)) if classifier.multi_label else None
     floor = MIN_AGREEMENT if min_agreement is None else min_agreement
     with atomic_path(path) as temp:
         with warnings.catch_warnings():  # the tracer's notes on Python booleans: the parity gate is the check
             warnings.simplefilter("ignore")
-            classifier.model(pixels[:1], training=False)  # Keras exports only a model that has been called
-            classifier.model.export(str(temp), format="onnx", verbose=False, opset_version=opset)
+            exported = classifier.model if classifier.familiar is None else classifier.with_features
+            exported(pixels[:1], training=False)  # Keras exports only a model that has been called
+            exported.export(str(temp), format="onnx", verbose=False, opset_version=opset)
         graph = simplify(onnx.load(os.fspath(temp)))
         if input_dtype == "uint8":
             uint8_input(graph)
+        if classifier.familiar is not None:
+            info[FAMILIAR_KEY] = classifier.familiar.bank_text()
         _save(graph, temp, info)
-        parity = check_parity(classifier.model, temp, pixels, labels)
+        parity = check_parity(classifier.model, temp, pixels, labels, cuts)
         if int8:
             _gate(parity, MIN_AGREEMENT if min_agreement is None else max(min_agreement, MIN_AGREEMENT), "")
             quantized = temp.with_name(f"{temp.name}.int8")
             try:
                 _quantize(temp, quantized, pixels[:CALIBRATION_IMAGES])
                 _save(onnx.load(os.fspath(quantized)), quantized, info)
-                parity = check_parity(classifier.model, quantized, pixels, labels)
+                parity = check_parity(classifier.model, quantized, pixels, labels, cuts)
                 parity.int8 = True
                 os.replace(quantized, temp)
             finally:
@@ -146,11 +155,29 @@ def _gate(parity: Parity, floor: float, kind: str) -> None:
 
 
 def check_parity(
-    model: Any, onnx_path: str | os.PathLike[str], pixels: np.ndarray, labels: Sequence[int] | None = None
+    model: Any,
+    onnx_path: str | os.PathLike[str],
+    pixels: np.ndarray,
+    labels: Sequence[Any] | None = None,
+    thresholds: Sequence[float | None] | None = None,
 ) -> Parity:
-    """Run the Keras ``model`` and the ONNX file on the same ``pixels`` and compare their probabilities."""
+    """Run the Keras ``model`` and the ONNX file on the same ``pixels`` and compare their probabilities.
+
+    With ``thresholds`` (a multi-label model's), agreement is the share of images whose every label is decided
+    alike, and the accuracy is the share of images with every label right."""
     expected = np.asarray(model.predict(pixels, verbose=0), np.float64)
     got = np.asarray(OnnxClassifier(onnx_path).probabilities(pixels, calibrated=False), np.float64)
+    if thresholds is not None:
+        cut = np.array([0.5 if t is None else t for t in thresholds])
+        agreement = float(((got >= cut) == (expected >= cut)).all(axis=1).mean())
+        right = None
+        if labels is not None:
+            truth = np.asarray(labels) > 0.5
+            right = (
+                float(((expected >= cut) == truth).all(axis=1).mean()),
+                float(((got >= cut) == truth).all(axis=1).mean()),
+            )
+        return Parity(len(pixels), agreement, float(np.abs(got - expected).max()), right, multi_label=True)
     agreement = float((got.argmax(axis=1) == expected.argmax(axis=1)).mean())
     accuracy = None
     if labels is not None:
@@ -165,7 +192,8 @@ def run_validation(model_path: str | os.PathLike[str]) -> tuple[list[str], list[
     record = Path(model_path).parent / VALIDATION_FILE
     try:
         found = json.loads(record.read_text())
-        pairs = [(f, int(c)) for f, c in zip(found["files"], found["labels"]) if os.path.isfile(f)]
+        pairs = [(f, c if isinstance(c, list) else int(c)) for f, c in zip(found["files"], found["labels"])
+                 if os.path.isfile(f)]  # fmt: skip
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not pairs:
@@ -220,9 +248,13 @@ def _pixels(images: Any, classifier: ImageClassifier, count: int) -> np.ndarray:
 
 
 def _save(model: Any, path: Path, info: dict[str, Any]) -> None:
+    """``info`` into the file's metadata: the training features (``FAMILIAR_KEY``) in an entry of their own."""
     onnx = _require()
     del model.metadata_props[:]
-    model.metadata_props.add(key=METADATA_KEY, value=json.dumps(info))
+    bank = {k: v for k, v in info.items() if k == FAMILIAR_KEY}
+    model.metadata_props.add(key=METADATA_KEY, value=json.dumps({k: v for k, v in info.items() if k not in bank}))
+    for key, value in bank.items():
+        model.metadata_props.add(key=key, value=value)
     onnx.save(model, os.fspath(path))
 
 

@@ -75,7 +75,10 @@ def grad_cam(model: Any, image: Any, class_index: int | None = None) -> Explanat
     whole = images_mod.open_rgb(image)
     features = keras.ops.convert_to_tensor(split.features.predict_on_batch(pixels[None]), dtype="float32")
     scores, outputs = (np.asarray(keras.ops.convert_to_numpy(t), np.float64)[0] for t in split.head(features))
-    probs = apply_temperature(_probabilities(outputs), getattr(model, "temperature", 1.0))  # predict's figure
+    if getattr(model, "multi_label", False):  # each label's own sigmoid probability: explained one label at a time
+        probs = outputs
+    else:
+        probs = apply_temperature(_probabilities(outputs), getattr(model, "temperature", 1.0))  # predict's figure
     names = names or class_names(keras_model, len(probs))
     index = int(np.argmax(scores)) if class_index is None else _checked(class_index, len(probs))
     maps, grads = _gradient(lambda f: split.head(f)[0][0, index], features)

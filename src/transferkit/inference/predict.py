@@ -41,22 +41,50 @@ def class_names(model: Any, num_classes: int) -> list[str]:
 
 
 def probabilities(
-    model: Any, batch: np.ndarray, batch_size: int = 32, tta: bool = False, temperature: float = 1.0
+    model: Any,
+    batch: np.ndarray,
+    batch_size: int = 32,
+    tta: bool = False,
+    temperature: float = 1.0,
+    multi_label: bool = False,
 ) -> np.ndarray:
     """Class probabilities for a batch of 0-255 RGB images (softmax applied if the model outputs logits),
     scaled by ``temperature`` (a classifier's ``.temperature``: :mod:`transferkit.runtime.confidence`);
-    ``tta`` averages them with the mirror images' (:mod:`transferkit.runtime.tta`)."""
+    ``tta`` averages them with the mirror images' (:mod:`transferkit.runtime.tta`). ``multi_label``: the
+    model's sigmoid outputs as they are (each label's own probability)."""
+    return outputs(model, batch, batch_size, tta, temperature, multi_label)[0]
+
+
+def outputs(
+    model: Any,
+    batch: np.ndarray,
+    batch_size: int = 32,
+    tta: bool = False,
+    temperature: float = 1.0,
+    multi_label: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`probabilities`, and the features the head classifies when ``model`` has them as a second output
+    (:attr:`ImageClassifier.with_features`), of the images themselves (not their mirror images)."""
     if len(batch) == 0:
-        return np.zeros((0, int(model.output_shape[-1])), np.float32)
+        return np.zeros((0, int(model.outputs[0].shape[-1])), np.float32), None
+    features: list[np.ndarray] = []
 
     def run(pixels: np.ndarray) -> np.ndarray:
-        out = np.asarray(model.predict(pixels, batch_size=batch_size, verbose=0), dtype=np.float64)
+        found = model.predict(pixels, batch_size=batch_size, verbose=0)
+        if isinstance(found, (list, tuple)):
+            found, extra = found
+            if not features:  # the first view: the images themselves
+                features.append(np.asarray(extra))
+        out = np.asarray(found, dtype=np.float64)
+        if multi_label:
+            return out
         if out.min() < 0 or not np.allclose(out.sum(axis=-1), 1.0, atol=1e-3):
             out = np.exp(out - out.max(axis=-1, keepdims=True))
             out /= out.sum(axis=-1, keepdims=True)
         return apply_temperature(out, temperature)
 
-    return tta_views.averaged(run, batch) if tta else run(batch)
+    probs = tta_views.averaged(run, batch) if tta else run(batch)
+    return probs, features[0] if features else None
 
 
 def top_k(probs: np.ndarray, names: Sequence[str], k: int) -> list[list[Prediction]]:
@@ -67,11 +95,13 @@ def top_k(probs: np.ndarray, names: Sequence[str], k: int) -> list[list[Predicti
 
 
 class Results(NamedTuple):
-    """:func:`predict_all`'s answer: the indices of the images that were read, their predictions, the errors."""
+    """:func:`predict_all`'s answer: the indices of the images that were read, their predictions, the errors,
+    and for a classifier with an out-of-distribution score, ``{"ood_score", "unfamiliar"}`` per image read."""
 
     kept: list[int]
     predictions: list[list[Prediction]]
     errors: list[ImageError]
+    familiarity: list[dict[str, Any]] | None = None
 
 
 def predict_all(model: Any, images: Any, top: int = 5, tta: bool = False) -> Results:
@@ -81,15 +111,20 @@ def predict_all(model: Any, images: Any, top: int = 5, tta: bool = False) -> Res
     ``images``: one or a sequence of file paths, PIL images or arrays (a 4-D array is a batch).
     Each is decoded, fitted and normalised as the model expects (see :mod:`transferkit.data.images`).
     ``tta``: average each image's probabilities with its mirror image's. A classifier's ``temperature``
-    is applied (see :mod:`transferkit.runtime.confidence`).
+    is applied (see :mod:`transferkit.runtime.confidence`), and its ``familiar`` features score each image
+    (:mod:`transferkit.runtime.familiar`).
     """
     names = getattr(model, "class_names", None)
     keras_model = getattr(model, "model", model)
+    familiar = getattr(model, "familiar", None)
     size, crop_pct = input_spec(keras_model)
     batch, kept, errors = images_mod.load_many(images_mod.as_sources(images), size, crop_pct)
-    probs = probabilities(keras_model, batch, tta=tta, temperature=getattr(model, "temperature", 1.0))
+    runs = model.with_features if familiar is not None else keras_model
+    temperature, multi_label = getattr(model, "temperature", 1.0), getattr(model, "multi_label", False)
+    probs, features = outputs(runs, batch, tta=tta, temperature=temperature, multi_label=multi_label)
     found = top_k(probs, names or class_names(keras_model, probs.shape[-1]), top) if kept else []
-    return Results(kept, found, errors)
+    judged = familiar.judge(features) if familiar is not None and features is not None else None
+    return Results(kept, found, errors, judged)
 
 
 def predict(model: Any, images: Any, top: int = 5, tta: bool = False) -> list[list[Prediction]]:

@@ -27,6 +27,7 @@ from .pretrained import load_pretrained
 
 if TYPE_CHECKING:
     from ..inference.predict import Prediction
+    from ..runtime.familiar import Familiarity
     from ..train.finetune import FineTuneResult
 
 BACKBONE = "backbone"
@@ -37,7 +38,8 @@ class ImageClassifier:
     the ``temperature`` that calibrates its probabilities (1.0: none; ``transferkit train`` fits it, see
     :mod:`transferkit.runtime.confidence`). The Keras model's own output is never scaled: ``predict`` and
     the exports apply the temperature. ``thresholds``: per-class probability floors below which ``predict``
-    answers ``unsure`` (``train --target-precision``; None: none)."""
+    answers ``unsure`` (``train --target-precision``; None: none). ``familiar``: the training images' features
+    that give each prediction an out-of-distribution score (:mod:`transferkit.runtime.familiar`; None: none)."""
 
     def __init__(
         self,
@@ -46,12 +48,17 @@ class ImageClassifier:
         base_model: str,
         temperature: float = 1.0,
         thresholds: Sequence[float | None] | None = None,
+        familiar: Familiarity | None = None,
     ) -> None:
+        """``multi_label`` is read from the head: a sigmoid head is a multi-label classifier, whose
+        ``thresholds`` are each label's decision threshold (absent: 0.5) instead of "unsure" floors."""
         self.model = model
         self.class_names = list(class_names)
         self.base_model = base_model
         self.temperature = float(temperature)
         self.thresholds = None if thresholds is None else list(thresholds)
+        self.familiar = familiar
+        self._with_features: Any = None
 
     @classmethod
     def from_pretrained(
@@ -64,8 +71,10 @@ class ImageClassifier:
         weights: str | None = "imagenet",
         mixed_precision: bool = False,
         seed: int | None = None,
+        multi_label: bool = False,
     ) -> ImageClassifier:
-        """The backbone ``name`` without its ImageNet top, and a new softmax head for ``classes``.
+        """The backbone ``name`` without its ImageNet top, and a new softmax head for ``classes`` (a sigmoid
+        one with ``multi_label=True``: any number of labels per image).
 
         ``mixed_precision=True`` computes in bfloat16 (variables and the softmax stay float32): faster on
         GPUs and on CPUs with bfloat16 units (AVX512-BF16/AMX), slower on CPUs without them. ``seed``
@@ -84,7 +93,10 @@ class ImageClassifier:
             backbone.name = BACKBONE
             inputs = keras.Input(shape=shape, name="image")
             x = backbone(inputs, training=False)
-            for layer in heads.head_layers(x.shape, count, dropout=dropout, taken=(BACKBONE, "image"), seed=seed):
+            taken = (BACKBONE, "image")
+            for layer in heads.head_layers(
+                x.shape, count, dropout=dropout, taken=taken, seed=seed, multi_label=multi_label
+            ):
                 x = layer(x)
             model = keras.Model(inputs, x, name=f"{spec.name}_classifier")
         finally:
@@ -102,6 +114,20 @@ class ImageClassifier:
     @property
     def image_size(self) -> tuple[int, int]:
         return input_spec(self.model)[0]
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether the head is a sigmoid one: any number of labels per image (``from_pretrained(multi_label=True)``)."""
+        return heads.is_multi_label(self.model)
+
+    @property
+    def with_features(self) -> Any:
+        """The model with a second output: the features the head classifies (its input), for the
+        out-of-distribution score. Shares the model's layers; built once."""
+        if self._with_features is None:
+            head_input = heads.layer(self.model, heads.HEAD).input
+            self._with_features = keras.Model(self.model.inputs, [self.model.outputs[0], head_input])
+        return self._with_features
 
     def freeze(self) -> None:
         """Train only the head."""
@@ -122,8 +148,9 @@ class ImageClassifier:
     # -- training and use -----------------------------------------------------------------------------
 
     def compile(self, learning_rate: Any = 1e-3, label_smoothing: float = 0.0, sparse: bool = False) -> None:
-        """Adam and cross-entropy; ``sparse`` for integer labels, one-hot otherwise."""
-        args = heads.compile_args(len(self.class_names), sparse, label_smoothing)
+        """Adam and cross-entropy; ``sparse`` for integer labels, one-hot otherwise (multi-hot, binary
+        cross-entropy, for a multi-label classifier)."""
+        args = heads.compile_args(len(self.class_names), sparse, label_smoothing, self.multi_label)
         self.model.compile(optimizer=keras.optimizers.Adam(learning_rate), **args)
 
     def fit(self, train: Any, validation: Any = None, epochs: int = 5, **kwargs: Any) -> Any:

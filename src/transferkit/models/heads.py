@@ -1,4 +1,5 @@
-"""The one classification head: global pooling (for a feature map), dropout and a softmax ``Dense``.
+"""The one classification head: global pooling (for a feature map), dropout and a softmax ``Dense`` (sigmoid for
+multi-label classifiers: each label on or off by itself).
 
 :class:`~transferkit.models.classifier.ImageClassifier`, :func:`surgery.replace_head
 <transferkit.models.surgery.replace_head>` and the article's ``model.replace_head`` all build it here, so
@@ -41,8 +42,9 @@ def head_size(num_classes: int | None, classes: Sequence[str] | None = None, dro
 
 
 def head_layers(
-    shape: Sequence[Any], num_classes: int, *, dropout: float = 0.2, taken: Iterable[str] = (), seed: int | None = None
-) -> list[Any]:
+    shape: Sequence[Any], num_classes: int, *, dropout: float = 0.2, taken: Iterable[str] = (), seed: int | None = None,
+    multi_label: bool = False,
+) -> list[Any]:  # fmt: skip
     """The head's layers for an input of ``shape``: pooling only for a feature map (3-D or 4-D), dropout only
     when ``dropout > 0``; named to avoid the ``taken`` names. ``seed`` fixes the initial weights."""
     used = set(taken)
@@ -62,7 +64,10 @@ def head_layers(
     if dropout > 0:
         layers.append(keras.layers.Dropout(dropout, name=name(DROPOUT)))
     init = keras.initializers.GlorotUniform(seed=seed)
-    layers.append(keras.layers.Dense(num_classes, "softmax", kernel_initializer=init, dtype="float32", name=name(HEAD)))
+    activation = "sigmoid" if multi_label else "softmax"
+    layers.append(
+        keras.layers.Dense(num_classes, activation, kernel_initializer=init, dtype="float32", name=name(HEAD))
+    )
     return layers
 
 
@@ -73,9 +78,25 @@ def layer(model: Any, part: str) -> Any:
     return model.get_layer(part if part in names or part not in _OLD_NAMES else _OLD_NAMES[part])
 
 
-def compile_args(num_classes: int, sparse: bool, label_smoothing: float = 0.0) -> dict[str, Any]:
+def is_multi_label(model: Any) -> bool:
+    """Whether a classifier model's head is a sigmoid one (labels on or off each by itself)."""
+    try:
+        activation = getattr(layer(model, HEAD), "activation", None)
+    except (ValueError, AttributeError):  # not a model with transferkit's head
+        return False
+    return getattr(activation, "__name__", "") == "sigmoid"
+
+
+def compile_args(
+    num_classes: int, sparse: bool, label_smoothing: float = 0.0, multi_label: bool = False
+) -> dict[str, Any]:
     """``loss`` and ``metrics`` for ``Model.compile``: cross-entropy on integer (``sparse``) or one-hot labels,
-    accuracy and top-k accuracy (k = 5, or fewer classes)."""
+    accuracy and top-k accuracy (k = 5, or fewer classes); for ``multi_label``, binary cross-entropy, the
+    share of labels right (``accuracy``) and micro F1 at 0.5 (``f1``, what early stopping follows)."""
+    if multi_label:
+        f1 = keras.metrics.F1Score(average="micro", threshold=0.5, name="f1")
+        right = keras.metrics.BinaryAccuracy(name="accuracy")  # the string "accuracy" would be categorical here
+        return {"loss": keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing), "metrics": [right, f1]}
     k = min(5, num_classes)
     if sparse:
         loss: Any = keras.losses.SparseCategoricalCrossentropy()

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import os
 from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from .files import CONFUSION_FILE, CURVES_FILE, RELIABILITY_FILE
+from .files import CONFUSION_FILE, COOCCURRENCE_FILE, CURVES_FILE, RELIABILITY_FILE
 
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2430;background:#f5f6f8;margin:0}
@@ -64,6 +65,94 @@ def render(
     return "\n".join(parts) + "\n"
 
 
+def render_multi_label(
+    metrics: Mapping[str, Any], *, plots: Mapping[str, bytes], thumbnails: Sequence[str | None], title: str
+) -> str:
+    """The page for a multi-label model (:mod:`transferkit.report.multilabel`'s metrics)."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>",
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="sub">{escape(_subtitle(metrics))} · multi-label</p>',
+        _multi_headline(metrics),
+        _per_label(metrics),
+        _section("Label co-occurrence", _plot(plots.get(COOCCURRENCE_FILE), "label co-occurrence"))
+        + '<p class="note">How often two labels are on the same validation image: each row is the share of that '
+        "label's images that also have the column's label (the diagonal: all of them).</p>",
+    ]
+    if CURVES_FILE in plots:
+        parts.append(_section("Training curves", _plot(plots[CURVES_FILE], "training curves")))
+    parts += [_label_errors(metrics, thumbnails), _skipped(metrics), _settings(metrics)]
+    parts.append("</main></body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _multi_headline(metrics: Mapping[str, Any]) -> str:
+    n, micro = metrics["num_samples"], metrics["micro_f1"]
+    base = metrics["baselines"]["all_positive_micro_f1"]
+    verdict = (
+        f"Micro F1 <b>{micro:.1%}</b> on {n} validation images, each label decided at its own threshold "
+        f"(answering every label for every image would score {base:.1%}; none, 0%). The thresholds were chosen "
+        f"on these images, so this is a little optimistic: at 0.5 for every label it is "
+        f"{metrics['micro_f1_at_0.5']:.1%}."
+    )
+    cards = [
+        ("main", f"{micro:.1%}", "micro F1"),
+        ("", f"{metrics['macro_f1']:.1%}", "macro F1"),
+        ("", _percent(metrics.get("mAP")), "mAP"),
+        ("", f"{metrics['subset_accuracy']:.1%}", "all labels right"),
+        ("", f"{metrics['hamming_loss']:.3f}", "Hamming loss"),
+        ("", f"{metrics['label_cardinality']:.2f}", "labels per image"),
+        ("", str(n), "validation images"),
+        ("", _duration(metrics.get("train_seconds")), "training time"),
+    ]
+    boxes = "".join(
+        f'<div class="card {kind}"><b>{value}</b><span>{label}</span></div>' for kind, value, label in cards
+    )
+    return f'<p class="verdict">{verdict}</p><div class="cards">{boxes}</div>'
+
+
+def _per_label(metrics: Mapping[str, Any]) -> str:
+    rows = []
+    for name, v in metrics["per_label"].items():
+        cells = "".join(
+            f'<td class="num"><span class="bar" style="width:{v[key] * 60:.0f}px"></span>{v[key]:.2f}</td>'
+            for key in ("precision", "recall", "f1")
+        )
+        rows.append(
+            f'<tr><td>{escape(name)}</td>{cells}<td class="num">{_number(None if v["ap"] is None else 100 * v["ap"])}'
+            f'</td><td class="num">{v["threshold"]:.2f}</td><td class="num">{v["support"]}</td></tr>'
+        )
+    head = (
+        "<tr><th>label</th><th>precision</th><th>recall</th><th>F1</th><th>AP %</th><th>threshold</th>"
+        "<th>images</th></tr>"
+    )
+    note = (
+        '<p class="note">Each label is on when its probability reaches its threshold (chosen for the best F1 on '
+        "these images; saved in the model). AP: average precision over every threshold.</p>"
+    )
+    return _section("Per label", f"<table>{head}{''.join(rows)}</table>{note}")
+
+
+def _label_errors(metrics: Mapping[str, Any], thumbnails: Sequence[str | None]) -> str:
+    def caption(item: Mapping[str, Any]) -> str:
+        what = "given" if item["kind"] == "false_positives" else "missed"
+        has = ", ".join(item["labels"]) or "no label"
+        return (
+            f'<div>{what} <span class="wrong">{escape(item["label"])}</span> ({item["probability"]:.0%})</div>'
+            f'<div>has <span class="right">{escape(has)}</span></div>'
+        )
+
+    return _gallery(
+        "Surest wrong labels", metrics, thumbnails, caption,
+        empty="None: every label of every validation image was right.",
+        note="Labels given to images without them (surest first), then labels missed (least probable first): "
+        "often a missing tag in the table, or labels the model confuses.",
+    )  # fmt: skip
+
+
 def _calibration(metrics: Mapping[str, Any], png: bytes) -> str:
     found = metrics["calibration"]
     text = (
@@ -78,6 +167,16 @@ def _calibration(metrics: Mapping[str, Any], png: bytes) -> str:
             f" For a target precision of {chosen['target']:.0%} each class has its own threshold below which the "
             f"model answers 'unsure': here it answered {answered:.0%} of the validation images"
             + (f", {precision:.1%} of them right." if precision is not None else ".")
+        )
+    found = metrics.get("familiarity")
+    if found:
+        flagged = found.get("unfamiliar_validation_images") or []
+        text += (
+            f" Out-of-distribution score: an image farther than {found['threshold']:.3f} (cosine distance to its "
+            f"{found['neighbours']}th nearest of {found['images']} training images) is 'unfamiliar', unlike anything "
+            f"trained on; {found['coverage']:.0%} of the validation images are nearer ({len(flagged)} flagged"
+            + (f": {', '.join(os.path.basename(f) for f in flagged[:5])}" if flagged else "")
+            + ")."
         )
     return _section("Calibration", _plot(png, "reliability diagram")) + f'<p class="note">{escape(text)}</p>'
 
@@ -110,7 +209,9 @@ def _headline(metrics: Mapping[str, Any]) -> str:
     boxes = "".join(
         f'<div class="card {kind}"><b>{value}</b><span>{label}</span></div>' for kind, value, label in cards
     )
-    return f'<p class="verdict">{verdict}</p><div class="cards">{boxes}</div>'
+    grouped = metrics.get("split") or {}  # near-duplicates kept on one side of the split (train/runs.py)
+    note = f'<p class="note">{escape(str(grouped["note"]))}</p>' if grouped.get("note") else ""
+    return f'<p class="verdict">{verdict}</p>{note}<div class="cards">{boxes}</div>'
 
 
 def _per_class(metrics: Mapping[str, Any]) -> str:
@@ -137,22 +238,32 @@ def _per_class(metrics: Mapping[str, Any]) -> str:
 
 
 def _mistakes(metrics: Mapping[str, Any], thumbnails: Sequence[str | None]) -> str:
-    mistakes = metrics.get("worst_mistakes") or []
-    if not mistakes:
-        return _section("Most confident mistakes", "<p>None: every validation image was classified correctly.</p>")
+    def caption(item: Mapping[str, Any]) -> str:
+        return (
+            f'<div>predicted <span class="wrong">{escape(item["predicted"])}</span> ({item["confidence"]:.0%})</div>'
+            f'<div>actually <span class="right">{escape(item["true"])}</span> ({item["true_probability"]:.0%})</div>'
+        )
+
+    return _gallery(
+        "Most confident mistakes", metrics, thumbnails, caption,
+        empty="None: every validation image was classified correctly.",
+        note="Wrong predictions, most confident first: often mislabelled images or confusable classes.",
+    )  # fmt: skip
+
+
+def _gallery(
+    title: str, metrics: Mapping[str, Any], thumbnails: Sequence[str | None], caption: Any, *, empty: str, note: str
+) -> str:
+    """``worst_mistakes`` as thumbnails with ``caption(item)`` and the file's path under each."""
+    items = metrics.get("worst_mistakes") or []
+    if not items:
+        return _section(title, f"<p>{escape(empty)}</p>")
     figures = []
-    for item, thumb in zip(mistakes, thumbnails):
+    for item, thumb in zip(items, thumbnails):
         picture = f'<img src="{thumb}" alt="">' if thumb else '<div class="noimg">no image</div>'
         path = f'<div class="path">{escape(item["path"])}</div>' if item.get("path") else ""
-        figures.append(
-            f'<figure>{picture}<div>predicted <span class="wrong">{escape(item["predicted"])}</span> '
-            f'({item["confidence"]:.0%})</div><div>actually <span class="right">{escape(item["true"])}</span> '
-            f"({item['true_probability']:.0%})</div>{path}</figure>"
-        )
-    note = (
-        '<p class="note">Wrong predictions, most confident first: often mislabelled images or confusable classes.</p>'
-    )
-    return _section("Most confident mistakes", f'{note}<div class="gallery">{"".join(figures)}</div>')
+        figures.append(f"<figure>{picture}{caption(item)}{path}</figure>")
+    return _section(title, f'<p class="note">{escape(note)}</p><div class="gallery">{"".join(figures)}</div>')
 
 
 def _skipped(metrics: Mapping[str, Any]) -> str:

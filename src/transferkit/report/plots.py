@@ -12,28 +12,37 @@ from typing import Any
 import numpy as np
 
 
-def confusion_png(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> bytes:
-    """The confusion matrix as a PNG: colour is the share of each true class, numbers are counts."""
+def confusion_png(
+    matrix: Sequence[Sequence[int]],
+    classes: Sequence[str],
+    *,
+    title: str = "Confusion matrix",
+    axes: tuple[str, str] = ("predicted class", "true class"),
+    share: str = "share of the true class",
+) -> bytes:
+    """The confusion matrix as a PNG: colour is the share of each true class (each row), numbers are counts.
+    The other names draw another count matrix so: a multi-label model's label co-occurrence."""
     from matplotlib.figure import Figure
 
     counts = np.asarray(matrix, dtype=np.int64)
-    share = counts / np.clip(counts.sum(axis=1, keepdims=True), 1, None)
+    rows = counts.sum(axis=1, keepdims=True) if axes[1] == "true class" else np.diag(counts)[:, None]
+    shares = counts / np.clip(rows, 1, None)
     n = len(classes)
     side = min(16.0, max(4.5, 0.45 * n + 2.5))
     fig = Figure(figsize=(side + 1.2, side), dpi=110, layout="constrained")
     ax = fig.add_subplot()
-    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
-    fig.colorbar(image, ax=ax, shrink=0.8, label="share of the true class")
+    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, shrink=0.8, label=share)
     ticks = np.arange(n)
     short = [c if len(c) <= 18 else c[:17] + "…" for c in classes]
     ax.set_xticks(ticks, short, rotation=45 if n > 3 else 0, ha="right" if n > 3 else "center", fontsize=9)
     ax.set_yticks(ticks, short, fontsize=9)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title("Confusion matrix")
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
+    ax.set_title(title)
     if n <= 30:
         for (i, j), value in np.ndenumerate(counts):
-            colour = "white" if share[i, j] > 0.55 else "black"
+            colour = "white" if shares[i, j] > 0.55 else "black"
             ax.text(j, i, str(value), ha="center", va="center", color=colour, fontsize=9 if n <= 12 else 7)
     return _png(fig)
 

@@ -25,8 +25,17 @@ from .._util.atomic import atomic_path
 from ..errors import DatasetError, ImageError
 from ..runtime.confidence import apply_temperature
 from . import html
-from .files import CONFUSION_FILE, CURVES_FILE, HISTORY_FILE, HTML_FILE, METRICS_FILE, RELIABILITY_FILE
+from .files import (
+    CONFUSION_FILE,
+    COOCCURRENCE_FILE,
+    CURVES_FILE,
+    HISTORY_FILE,
+    HTML_FILE,
+    METRICS_FILE,
+    RELIABILITY_FILE,
+)  # fmt: skip
 from .metrics import CALIBRATION_BINS, compute_metrics, expected_calibration_error, reliability, worst_mistakes
+from .multilabel import multi_label_metrics, worst_errors
 from .plots import confusion_png, curves_png, reliability_png
 
 
@@ -49,6 +58,7 @@ def write_report(
     temperature: float | None = None,
     calibrated: np.ndarray | None = None,
     calibration_note: str = "",
+    thresholds: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Evaluate and write the run report into ``run_dir``; returns the metrics as written to ``metrics.json``.
 
@@ -62,18 +72,32 @@ def write_report(
     by temperatures fit on other images), else on ``probabilities`` scaled by ``temperature``.
     Writes ``metrics.json``, ``history.csv`` (with a
     history), ``curves.png`` (with a history), ``confusion_matrix.png`` and the self-contained ``report.html``.
+
+    Multi-hot ``y_true`` ``(n, labels)`` (a multi-label model's sigmoid ``probabilities``, decided by each
+    label's ``thresholds``, default 0.5): :mod:`~transferkit.report.multilabel`'s figures, the surest false
+    positives and negatives, and ``cooccurrence.png`` in place of the confusion matrix.
     """
     folder = Path(run_dir)
     if paths is not None and len(paths) != len(probabilities):
         raise DatasetError(f"{len(paths)} paths for {len(probabilities)} rows of probabilities: pass one per image.")
-    raw = probabilities
-    if temperature is not None:
-        probabilities = apply_temperature(raw, temperature)
-    metrics = compute_metrics(y_true, probabilities, classes, top_k=top_k)
     columns = _history_columns(history)
-    mistakes = worst_mistakes(y_true, probabilities, classes, paths, max_mistakes)
     plots: dict[str, bytes] = {}
-    if temperature is not None:
+    if np.ndim(y_true) == 2:
+        cuts = list(thresholds) if thresholds is not None else [0.5] * len(classes)
+        metrics = multi_label_metrics(np.asarray(y_true), probabilities, classes, cuts)
+        errors = worst_errors(np.asarray(y_true), probabilities, classes, cuts, paths, max_mistakes // 2 or 1)
+        mistakes = [{**e, "kind": kind} for kind, found in errors.items() for e in found]
+        plots[COOCCURRENCE_FILE] = confusion_png(
+            metrics["cooccurrence"], classes, title="Label co-occurrence", axes=("with label", "label"),
+            share="share of the row label's images",
+        )  # fmt: skip
+    else:
+        raw = probabilities
+        if temperature is not None:
+            probabilities = apply_temperature(raw, temperature)
+        metrics = compute_metrics(y_true, probabilities, classes, top_k=top_k)
+        mistakes = worst_mistakes(y_true, probabilities, classes, paths, max_mistakes)
+    if temperature is not None and not metrics.get("multi_label"):
         labels = np.asarray([metrics["classes"].index(str(y)) for y in y_true] if _named(y_true) else y_true)
         after = probabilities if calibrated is None else np.asarray(calibrated)
         metrics["calibration"] = {
@@ -89,7 +113,8 @@ def write_report(
         settings=_jsonable(dict(settings or {})),
         **_jsonable(dict(extra or {})),
     )
-    plots[CONFUSION_FILE] = confusion_png(metrics["confusion_matrix"], metrics["classes"])
+    if not metrics.get("multi_label"):
+        plots[CONFUSION_FILE] = confusion_png(metrics["confusion_matrix"], metrics["classes"])
     if columns:
         plots[CURVES_FILE] = curves_png(columns)
     metrics["files"] = sorted([METRICS_FILE, HTML_FILE, *plots, *([HISTORY_FILE] if columns else [])])
@@ -101,7 +126,8 @@ def write_report(
             temp.write_bytes(data)
     _write_text(folder / METRICS_FILE, json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     thumbnails = [_thumbnail(m["path"]) if m["path"] else None for m in mistakes]
-    page = html.render(metrics, plots=plots, thumbnails=thumbnails, title=title)
+    render = html.render_multi_label if metrics.get("multi_label") else html.render
+    page = render(metrics, plots=plots, thumbnails=thumbnails, title=title)
     _write_text(folder / HTML_FILE, page)
     return metrics
 

@@ -7,6 +7,7 @@ How to use the file from any Python, which this class also shows::
     pixels = ...  # (n, height, width, 3) RGB, 0-255, float32 (uint8 for `--input-dtype uint8`): normalised inside
     probabilities = session.run(None, {session.get_inputs()[0].name: pixels})[0]
     # calibrated: softmax(log(probabilities) / info.get("temperature", 1.0)) (transferkit.runtime.confidence)
+    # a second output, where there is one, is the features for the out-of-distribution score (.familiar)
 
 Images are fitted as transferkit fits them for the Keras model: EXIF orientation applied, transparency on
 white, RGB; a fine-tuned classifier sees the whole image resized to its size (bilinear, antialiased), an
@@ -26,8 +27,11 @@ import numpy as np
 from ..errors import ImageError, ModelFileError
 from . import tta as tta_views
 from .confidence import apply_temperature
+from .familiar import Familiarity
 
 METADATA_KEY = "transferkit"
+#: The metadata entry holding the out-of-distribution score's training features (base64 ``.npy``).
+FAMILIAR_KEY = "transferkit_familiar"
 
 
 class OnnxClassifier:
@@ -54,8 +58,14 @@ class OnnxClassifier:
         self.base_model: str = self.info.get("base_model", "")
         #: temperature scaling fit after training (1.0: none; exports made before it existed have none)
         self.temperature: float = float(self.info.get("temperature", 1.0))
-        #: per-class probability floors for a target precision (``train --target-precision``), or None
+        #: per-class probability floors for a target precision (``train --target-precision``), or None; for a
+        #: multi-label model (sigmoid outputs, ``multi_label``), each label's decision threshold
         self.thresholds: list[float | None] | None = self.info.get("thresholds")
+        self.multi_label: bool = bool(self.info.get("multi_label", False))
+        #: training features that score how unlike them an image is (:mod:`.familiar`), or None
+        self.familiar = (
+            Familiarity.load(self.info["familiar"], meta[FAMILIAR_KEY]) if self.info.get("familiar") else None
+        )
         (graph_input,) = self.session.get_inputs()
         self.input_name: str = graph_input.name
         self.input_dtype = np.uint8 if graph_input.type == "tensor(uint8)" else np.float32
@@ -83,14 +93,25 @@ class OnnxClassifier:
         """Class probabilities ``(n, classes)`` of ``(n, height, width, 3)`` 0-255 pixels, scaled by the
         file's ``temperature`` unless ``calibrated`` is false (the graph's own output, as the parity gate
         compares it); ``tta`` averages them with the mirror images' (:mod:`transferkit.runtime.tta`)."""
+        return self.outputs(pixels, tta, calibrated)[0]
+
+    def outputs(
+        self, pixels: np.ndarray, tta: bool = False, calibrated: bool = True
+    ) -> tuple[np.ndarray, list[dict[str, Any]] | None]:
+        """:meth:`probabilities` and, for a file with an out-of-distribution score, ``{"ood_score",
+        "unfamiliar"}`` per image (from the images themselves, not their mirror images), in one run."""
+        judged: list[list[dict[str, Any]]] = []
 
         def run(batch: np.ndarray) -> np.ndarray:
-            raw = self._run(batch)
+            found = self.session.run(None, {self.input_name: self.cast(batch)})
+            if self.familiar is not None and len(found) > 1 and not judged:
+                judged.append(self.familiar.judge(np.asarray(found[1])))
+            raw = np.asarray(found[0])
             return apply_temperature(raw, self.temperature) if calibrated else raw
 
-        if tta:
-            return tta_views.averaged(run, np.asarray(pixels))
-        return run(np.asarray(pixels))
+        pixels = np.asarray(pixels)
+        probs = tta_views.averaged(run, pixels) if tta else run(pixels)
+        return probs, judged[0] if judged else None
 
     def cast(self, pixels: np.ndarray) -> np.ndarray:
         """``pixels`` as the file's input type: float32, or uint8 rounded (``--input-dtype uint8``)."""
@@ -98,15 +119,16 @@ class OnnxClassifier:
             pixels = np.clip(np.rint(pixels), 0, 255)
         return pixels.astype(self.input_dtype, copy=False)
 
-    def _run(self, pixels: np.ndarray) -> np.ndarray:
-        return np.asarray(self.session.run(None, {self.input_name: self.cast(pixels)})[0])
-
     def predict(self, images: Sequence[Any], top: int = 1, tta: bool = False) -> list[list[tuple[str, int, float]]]:
         """Top-``top`` (label, class index, probability) per image: file paths or (h, w, 3) arrays."""
         pixels = np.stack([self.load_image(i) if isinstance(i, (str, os.PathLike)) else np.asarray(i) for i in images])
+        return self.top(self.probabilities(pixels, tta=tta), top)
+
+    def top(self, probabilities: np.ndarray, k: int) -> list[list[tuple[str, int, float]]]:
+        """The ``k`` most probable (label, class index, probability) of each row, most probable first."""
         out = []
-        for row in self.probabilities(pixels, tta=tta):
-            best = np.argsort(-row, kind="stable")[:top]
+        for row in probabilities:
+            best = np.argsort(-row, kind="stable")[:k]
             out.append([(self.class_names[i], int(i), float(row[i])) for i in best])
         return out
 

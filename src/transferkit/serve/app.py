@@ -62,8 +62,13 @@ def create_app(settings: Settings, predictor: Predictor | None = None) -> FastAP
     _log_to_stderr()
     predictor = predictor or load_predictor(settings.model)
     height, width = predictor.image_size
-    predictor.probabilities(np.zeros((1, height, width, 3), np.float32), False)  # first calls are slow
-    batcher = Batcher(predictor.probabilities, settings.max_batch, settings.max_wait_ms / 1000)
+    predictor.outputs(np.zeros((1, height, width, 3), np.float32), False)  # first calls are slow
+
+    def run(batch: np.ndarray, tta: bool) -> list[tuple[np.ndarray, dict[str, Any] | None]]:
+        probs, familiarity = predictor.outputs(batch, tta)
+        return [(row, familiarity[k] if familiarity else None) for k, row in enumerate(probs)]
+
+    batcher = Batcher(run, settings.max_batch, settings.max_wait_ms / 1000)
     started = time.time()
 
     @asynccontextmanager
@@ -110,6 +115,7 @@ def create_app(settings: Settings, predictor: Predictor | None = None) -> FastAP
             "input_size": list(predictor.image_size),
             "num_classes": len(names),
             "classes": names,
+            "multi_label": predictor.multi_label,
             "explain": predictor.can_explain,
             "limits": {k: v for k, v in asdict(settings).items() if k.startswith(("max_", "timeout"))},
         }
@@ -126,17 +132,26 @@ def create_app(settings: Settings, predictor: Predictor | None = None) -> FastAP
         """``[{"image": name, "predictions": [{"label", "class_index", "probability"}, ...]}, ...]``, as
         ``transferkit predict --json`` prints it: one entry per image, in the order sent. With
         ``min_confidence`` (or a model with per-class thresholds) each entry also has ``answer``: the top
-        class, or ``unsure`` (``class_index`` null)."""
+        class, or ``unsure`` (``class_index`` null). A model trained by ``transferkit train`` adds
+        ``ood_score`` and ``unfamiliar`` (unlike its training images). A multi-label model's entries have
+        ``labels``: every label at or above its threshold (``min_confidence`` does not apply)."""
         uploads = await _uploads(request, settings.max_images)
         pixels = await run_in_threadpool(lambda: [predictor.pixels(u) for u in uploads])
         rows = await asyncio.gather(*(asyncio.wrap_future(batcher.submit(p, tta)) for p in pixels))
+        if predictor.multi_label and min_confidence is not None:
+            raise Problem(400, "not_for_multi_label", "min_confidence does not apply to a multi-label model: each "
+                          "label has its own threshold; drop it.")  # fmt: skip
         k = min(top, len(names))
         payload = []
-        for upload, row in zip(uploads, rows):
+        for upload, (row, familiarity) in zip(uploads, rows):
             best = np.argsort(-row, kind="stable")[:k]
             preds = [{"label": names[i], "class_index": int(i), "probability": float(row[i])} for i in best]
-            entry: dict[str, Any] = {"image": upload.name, "predictions": preds}
-            if min_confidence is not None or predictor.thresholds is not None:
+            entry: dict[str, Any] = {"image": upload.name, "predictions": preds, **(familiarity or {})}
+            if predictor.multi_label:
+                cuts = [0.5 if t is None else t for t in predictor.thresholds or [None] * len(names)]
+                on = [i for i in np.argsort(-row, kind="stable") if row[i] >= cuts[i]]
+                entry["labels"] = [{"label": names[i], "class_index": int(i), "probability": float(row[i])} for i in on]
+            elif min_confidence is not None or predictor.thresholds is not None:
                 entry["answer"] = answer(**preds[0], min_confidence=min_confidence, thresholds=predictor.thresholds)
             payload.append(entry)
         return JSONResponse(payload)

@@ -14,14 +14,14 @@ import queue
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-Run = Callable[[np.ndarray, bool], np.ndarray]
+Run = Callable[[np.ndarray, bool], Sequence[Any]]  # (pixels, tta) -> one result per image
 
 
 @dataclass
@@ -56,7 +56,7 @@ _STOP = object()
 
 
 class Batcher:
-    """Runs ``run(pixels, tta) -> probabilities`` on batches gathered from :meth:`submit`, on its own thread."""
+    """Runs ``run(pixels, tta) -> a result per image`` on batches gathered from :meth:`submit`, on its own thread."""
 
     def __init__(self, run: Run, max_batch: int = 32, max_wait_s: float = 0.01) -> None:
         self.run, self.max_batch, self.max_wait_s = run, max(1, max_batch), max(0.0, max_wait_s)
@@ -71,9 +71,9 @@ class Batcher:
         self._queue.put(_STOP)
         self._thread.join(timeout)
 
-    def submit(self, pixels: np.ndarray, tta: bool = False) -> Future[np.ndarray]:
-        """One image's ``(height, width, 3)`` pixels; the future's result is its probabilities."""
-        future: Future[np.ndarray] = Future()
+    def submit(self, pixels: np.ndarray, tta: bool = False) -> Future[Any]:
+        """One image's ``(height, width, 3)`` pixels; the future's result is its row of ``run``'s answer."""
+        future: Future[Any] = Future()
         self._queue.put(_Item(future, pixels, tta))
         return future
 

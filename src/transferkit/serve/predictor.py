@@ -59,12 +59,14 @@ class Predictor(Protocol):
     image_size: tuple[int, int]
     can_explain: bool
     thresholds: list[float | None] | None  # per-class floors of ``train --target-precision``; None: none
+    multi_label: bool  # sigmoid outputs: ``thresholds`` are each label's decision threshold
 
     def pixels(self, upload: Upload) -> np.ndarray:
         """The model's float32 (height, width, 3) 0-255 input, or :class:`Problem`."""
 
-    def probabilities(self, batch: np.ndarray, tta: bool) -> np.ndarray:
-        """Class probabilities ``(n, classes)`` of a batch of pixels."""
+    def outputs(self, batch: np.ndarray, tta: bool) -> tuple[np.ndarray, list[dict[str, Any]] | None]:
+        """Class probabilities ``(n, classes)`` of a batch of pixels and, for a model with an out-of-distribution
+        score, ``{"ood_score", "unfamiliar"}`` per image (:mod:`transferkit.runtime.familiar`)."""
 
     def explain(self, upload: Upload, class_index: int | None) -> Explained:
         """Grad-CAM of the upload for ``class_index`` (default: the top class), or :class:`Problem`."""
@@ -138,6 +140,7 @@ class KerasPredictor:
         self.class_names = list(getattr(self.model, "class_names", None) or class_names(self.keras_model, count))
         self.base_model = getattr(self.model, "base_model", None) or _zoo_name(model)
         self.thresholds: list[float | None] | None = getattr(self.model, "thresholds", None)
+        self.multi_label = bool(getattr(self.model, "multi_label", False))
         height, width = self.image_size
         # images.load's draft size, so a large JPEG is decoded exactly as `transferkit predict` decodes it
         scale = 1.0 if self.crop_pct is None else self.crop_pct
@@ -152,11 +155,15 @@ class KerasPredictor:
         except ImageError as exc:
             raise Problem(400, "corrupt_image", f"image '{upload.name}': {exc.reason}.") from None
 
-    def probabilities(self, batch: np.ndarray, tta: bool) -> np.ndarray:
-        from ..inference.predict import probabilities
+    def outputs(self, batch: np.ndarray, tta: bool) -> tuple[np.ndarray, list[dict[str, Any]] | None]:
+        from ..inference.predict import outputs
 
-        temperature = getattr(self.model, "temperature", 1.0)  # a zoo model has none
-        return probabilities(self.keras_model, batch, batch_size=max(1, len(batch)), tta=tta, temperature=temperature)
+        familiar = getattr(self.model, "familiar", None)  # a zoo model has none, nor a temperature
+        runs = self.keras_model if familiar is None else self.model.with_features
+        temperature = getattr(self.model, "temperature", 1.0)
+        multi_label = getattr(self.model, "multi_label", False)
+        probs, features = outputs(runs, batch, max(1, len(batch)), tta, temperature, multi_label)
+        return probs, None if familiar is None or features is None else familiar.judge(features)
 
     def explain(self, upload: Upload, class_index: int | None) -> Explained:
         from ..inference.explain import grad_cam, overlay_png
@@ -186,6 +193,7 @@ class OnnxPredictor:
         self.image_size = self.model.image_size
         self.base_model = self.model.base_model
         self.thresholds = self.model.thresholds
+        self.multi_label = self.model.multi_label
 
     def pixels(self, upload: Upload) -> np.ndarray:
         open_upload(upload, decode=False)  # the limits, from the header alone
@@ -194,8 +202,8 @@ class OnnxPredictor:
         except ImageError as exc:
             raise Problem(400, "corrupt_image", f"image '{upload.name}': {exc.reason}.") from None
 
-    def probabilities(self, batch: np.ndarray, tta: bool) -> np.ndarray:
-        return self.model.probabilities(batch, tta=tta)
+    def outputs(self, batch: np.ndarray, tta: bool) -> tuple[np.ndarray, list[dict[str, Any]] | None]:
+        return self.model.outputs(batch, tta=tta)
 
     def explain(self, upload: Upload, class_index: int | None) -> Explained:
         raise Problem(

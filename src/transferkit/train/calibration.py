@@ -12,14 +12,18 @@ one parameter that cannot reorder classes overfits little, and a held-out slice 
 both the selection and the fit. So that the reported figure is not flattered by that fit,
 :func:`calibrate` measures the error *after* scaling out of fold: each half of the validation images is
 scaled by the ``T`` fit on the other half (a plain in-sample figure when there are too few images).
+
+:func:`fit_familiarity` is the other after-training fit: the out-of-distribution score's training features
+and threshold (:mod:`transferkit.runtime.familiar`).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..runtime import familiar
 from ..runtime.confidence import apply_temperature
 
 #: Fewer validation images than this: ``ece_after`` is measured on the images ``T`` was fit on.
@@ -101,3 +105,40 @@ def precision_thresholds(
         reached = np.flatnonzero(precision >= target)
         found.append(round(float(sure[reached[-1]]), 6) if len(reached) else None)
     return found
+
+
+def f1_thresholds(probabilities: np.ndarray, labels: np.ndarray) -> list[float]:
+    """Per label of a multi-label model, the decision threshold with the best F1 on these images (multi-hot
+    ``labels``): each image's probability is tried as the threshold, halfway down to the next lower one, and
+    ties go to the threshold nearest 0.5; 0.5 for a label without positive images."""
+    probs, truth = np.asarray(probabilities, np.float64), np.asarray(labels) > 0.5
+    found = []
+    for k in range(probs.shape[1]):
+        positives = int(truth[:, k].sum())
+        if positives == 0:
+            found.append(0.5)
+            continue
+        order = np.argsort(-probs[:, k], kind="stable")
+        sorted_probs, hits = probs[order, k], truth[order, k]
+        true_positives = np.cumsum(hits)  # taking the i+1 most probable images
+        f1 = 2 * true_positives / (positives + np.arange(1, len(hits) + 1))
+        lower = np.append(sorted_probs[1:], 0.0)
+        cuts = (sorted_probs + lower) / 2  # between the last image taken and the next
+        best = np.flatnonzero(np.isclose(f1, f1.max()))
+        found.append(round(float(cuts[best[np.argmin(np.abs(cuts[best] - 0.5))]]), 6))
+    return found
+
+
+def fit_familiarity(classifier: Any, train: Any, validation: Any, seed: int = 0) -> dict[str, Any]:
+    """Give ``classifier`` its out-of-distribution score (:mod:`transferkit.runtime.familiar`): the features of
+    up to ``BANK_SIZE`` images of the ``train`` dataset and a threshold from the ``validation`` dataset's.
+    Returns what ``metrics.json`` records of it, with the validation files it flags. ``transferkit train``
+    calls it after calibration."""
+    plain_train = train.without_augmentation()
+    kept = plain_train.subset(familiar.sample(plain_train.labels, seed), shuffle=False, augment=None)
+    plain_val = validation.without_augmentation()
+    train_features = np.asarray(classifier.with_features.predict(kept, verbose=0)[1])
+    val_features = np.asarray(classifier.with_features.predict(plain_val, verbose=0)[1])
+    found = classifier.familiar = familiar.fit(train_features, val_features)
+    flagged = [f for f, s in zip(plain_val.usable_files, found.scores(val_features)) if s > found.threshold]
+    return {**found.info(), "unfamiliar_validation_images": flagged}

@@ -55,8 +55,10 @@ def load_checkpoint(model: Any, path: Path) -> None:
 
 
 def score(logs: dict[str, float]) -> tuple[float, float]:
-    """How good an epoch was: validation accuracy first, then validation loss (lower is better)."""
-    return float(logs.get("val_accuracy", float("-inf"))), -float(logs.get("val_loss", float("inf")))
+    """How good an epoch was: validation accuracy (micro F1 for a multi-label model) first, then validation loss
+    (lower is better)."""
+    first = logs.get("val_f1", logs.get("val_accuracy", float("-inf")))
+    return float(first), -float(logs.get("val_loss", float("inf")))
 
 
 class KeepBest(keras.callbacks.Callback):

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from ..data import class_weights
+from ..errors import DatasetError
 from ..models import heads
 from . import features, linear, plan
 from .callbacks import Budget, KeepBest, score
@@ -97,6 +98,10 @@ def fine_tune(
         keras.utils.set_random_seed(seed)
         _reseed(classifier.model, seed)
     progress = progress or make("quiet" if verbose == 0 else "human")
+    if class_weight is not None and classifier.multi_label:
+        raise DatasetError(
+            "class_weight applies to single-label classifiers; a multi-label one has no classes to weigh."
+        )
     weights = class_weights(train) if class_weight == "balanced" else class_weight
     stop_early = early_stopping and validation is not None
     run = _Run(classifier, train, validation, progress, weights, list(callbacks or []), seed, time_budget)
@@ -125,6 +130,7 @@ class _Run:
         self.val_cache: Any = None
         self.top: Any = None
         self.sparse = _sparse(train)
+        self.multi_label = bool(classifier.multi_label)
         self.batch_size = int(getattr(train, "batch_size", 32) or 32)
 
     def left(self) -> float | None:
@@ -165,7 +171,7 @@ class _Run:
         schedule = _warmup_cosine(learning_rate, steps_per_epoch, planned, warmup_epochs)
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
-            **heads.compile_args(len(self.classifier.class_names), self.sparse),
+            **heads.compile_args(len(self.classifier.class_names), self.sparse, multi_label=self.multi_label),
         )
         # the score to beat: the head's, as just measured, or (resuming) the checkpoint's
         initial = None if val is None else score(head_logs or _evaluate(model, val))
@@ -183,7 +189,8 @@ class _Run:
             self._say("fine-tuning stopped: the time budget would not fit another epoch")
         if keep.restored:  # Keras numbers the epochs from the head's: fine-tuning epoch k is fit's epoch k
             best = "the head's" if keep.best_epoch < 0 else f"fine-tuning epoch {keep.best_epoch}'s"
-            self._say(f"kept {best} weights (best validation accuracy)")
+            measure = "micro F1" if self.multi_label else "accuracy"
+            self._say(f"kept {best} weights (best validation {measure})")
         return self._done(learning_rate)
 
     def _split(self, unfreeze: Any, partial: bool) -> tuple[Any, bool]:
@@ -202,7 +209,8 @@ class _Run:
         label: str,
     ) -> tuple[int, str | None, list[Any]]:  # fmt: skip
         """Time a few batches, decide how many phase-two epochs the budget affords, and show the plan."""
-        classifier, loss = self.classifier, heads.compile_args(len(self.classifier.class_names), self.sparse)["loss"]
+        classifier = self.classifier
+        loss = heads.compile_args(len(classifier.class_names), self.sparse, multi_label=self.multi_label)["loss"]
         trainable = None
         if epochs > 0:
             trainable = parts.top if partial else classifier.model
@@ -262,12 +270,20 @@ class _Run:
         y = pooled.labels.reshape(-1, *pooled.labels.shape[2:])
         val = val_cache.map(parts.pooled).view(0) if val_cache is not None else (None, None)
         classes = len(self.classifier.class_names)
-        fitted = linear.fit_logistic(x, y, classes, val[0], val[1], class_weight=self.class_weight)
+        if self.multi_label:
+            fitted = linear.fit_multi_label(x, y, val[0], val[1])
+        else:
+            fitted = linear.fit_logistic(x, y, classes, val[0], val[1], class_weight=self.class_weight)
         heads.layer(self.classifier.model, heads.HEAD).set_weights([fitted.kernel, fitted.bias])
         self.result.head_C = fitted.C
-        logs = _logs(fitted.probabilities(x), y, classes)
+        logs = _logs(fitted.probabilities(x), y, classes, self.multi_label)
         if val[0] is not None and val[1] is not None:
-            logs.update({f"val_{k}": v for k, v in _logs(fitted.probabilities(val[0]), val[1], classes).items()})
+            logs.update(
+                {
+                    f"val_{k}": v
+                    for k, v in _logs(fitted.probabilities(val[0]), val[1], classes, self.multi_label).items()
+                }
+            )
         callbacks = keras.callbacks.CallbackList(self.callbacks, model=self.classifier.model)
         callbacks.on_epoch_end(epoch, logs)
         self.result.add({k: [v] for k, v in logs.items()}, phase=1)
@@ -367,8 +383,18 @@ def _evaluate(model: Any, data: Any) -> dict[str, float]:
     return {f"val_{k}": float(v) for k, v in values.items()}
 
 
-def _logs(probabilities: np.ndarray, labels: np.ndarray, classes: int) -> dict[str, float]:
-    """Keras's epoch logs for a head's predictions: loss, accuracy and top-k accuracy (k = 5, or fewer)."""
+def _logs(probabilities: np.ndarray, labels: np.ndarray, classes: int, multi_label: bool = False) -> dict[str, float]:
+    """Keras's epoch logs for a head's predictions: loss, accuracy and top-k accuracy (k = 5, or fewer); for
+    multi-hot labels loss, the share of labels right and micro F1 at 0.5, as :func:`heads.compile_args`."""
+    if multi_label:
+        truth = np.asarray(labels) > 0.5
+        p = np.clip(probabilities, 1e-7, 1 - 1e-7)
+        on = p >= 0.5
+        return {
+            "loss": float(-(truth * np.log(p) + ~truth * np.log(1 - p)).mean()),
+            "accuracy": float((on == truth).mean()),
+            "f1": linear.micro_f1(truth, on),
+        }
     y = linear.class_indices(labels)
     p = np.clip(probabilities[np.arange(len(y)), y], 1e-7, 1.0)
     k = min(5, classes)

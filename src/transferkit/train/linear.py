@@ -1,4 +1,5 @@
-"""The head on frozen features, fitted as the convex problem it is: multinomial logistic regression.
+"""The head on frozen features, fitted as the convex problem it is: multinomial logistic regression (one binary
+logistic regression per label for a multi-label head: :func:`fit_multi_label`).
 
 With the backbone frozen, the head (dropout, then a softmax ``Dense``) is a linear model on pooled
 features, so L-BFGS finds its optimum in seconds where epochs of Adam only approach it. The strength of the
@@ -30,9 +31,12 @@ class LinearHead:
     bias: np.ndarray
     C: float
     scores: dict[float, tuple[float, float]] = field(default_factory=dict)  # C -> (accuracy, log loss)
+    multi_label: bool = False  # sigmoid per label (accuracy in scores: micro F1 at 0.5)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         logits = np.asarray(features, np.float64) @ self.kernel + self.bias
+        if self.multi_label:
+            return np.asarray(1 / (1 + np.exp(-np.clip(logits, -60, 60))), np.float32)
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return np.asarray(exp / exp.sum(axis=1, keepdims=True), np.float32)
@@ -80,6 +84,68 @@ def fit_logistic(
         kernel[:, cls] = coef[row] / scale
         bias[cls] = intercept[row]
     return LinearHead(kernel.astype(np.float32), bias.astype(np.float32), float(best), scores)
+
+
+def fit_multi_label(
+    features: np.ndarray,
+    labels: np.ndarray,
+    val_features: np.ndarray | None = None,
+    val_labels: np.ndarray | None = None,
+    *,
+    grid: tuple[float, ...] = C_GRID,
+) -> LinearHead:
+    """The sigmoid head for multi-hot ``labels`` ``(n, labels)``: one L2-penalised logistic regression per
+    label, one ``C`` for all, chosen by the validation features' binary cross-entropy (3 folds of the training
+    features without them). A label always (or never) on in training gets a constant logit of +-30."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+    from threadpoolctl import threadpool_limits
+
+    x = np.asarray(features, np.float64)
+    y = np.asarray(labels) > 0.5
+    scale = float(np.sqrt(np.mean(x**2))) or 1.0
+    z = x / scale
+    if val_features is not None and val_labels is not None and len(val_labels):
+        folds = [(np.arange(len(y)), np.asarray(val_features, np.float64) / scale, np.asarray(val_labels) > 0.5)]
+    elif len(y) >= 6:
+        folds = [(rows, z[held], y[held]) for rows, held in KFold(3, shuffle=True, random_state=0).split(z)]
+    else:
+        folds = [(np.arange(len(y)), z, y)]
+
+    def fit(rows: np.ndarray, C: float, models: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        kernel, bias = np.zeros((z.shape[1], y.shape[1])), np.zeros(y.shape[1])
+        for k in range(y.shape[1]):
+            target = y[rows, k]
+            if target.all() or not target.any():
+                bias[k] = 30.0 if target.all() else -30.0
+                continue
+            models[k].set_params(C=C).fit(z[rows], target)
+            kernel[:, k], bias[k] = models[k].coef_[0], models[k].intercept_[0]
+        return kernel, bias
+
+    def new() -> list[Any]:
+        return [LogisticRegression(max_iter=1000, tol=1e-5, warm_start=True) for _ in range(y.shape[1])]
+
+    scores: dict[float, tuple[float, float]] = {}
+    per_fold = [new() for _ in folds]
+    with threadpool_limits(1):
+        for C in sorted(grid):
+            results = []
+            for models, (rows, vz, vy) in zip(per_fold, folds):
+                kernel, bias = fit(rows, C, models)
+                p = np.clip(1 / (1 + np.exp(-np.clip(vz @ kernel + bias, -60, 60))), 1e-7, 1 - 1e-7)
+                loss = float(-(vy * np.log(p) + ~vy * np.log(1 - p)).mean())
+                results.append((micro_f1(vy, p >= 0.5), loss))
+            scores[C] = (float(np.mean([f for f, _ in results])), float(np.mean([loss for _, loss in results])))
+        best = min(grid, key=lambda C: (scores[C][1], -scores[C][0]))
+        kernel, bias = fit(np.arange(len(y)), best, new())
+    return LinearHead((kernel / scale).astype(np.float32), bias.astype(np.float32), float(best), scores, True)
+
+
+def micro_f1(truth: np.ndarray, predicted: np.ndarray) -> float:
+    """F1 over every (image, label) decision of boolean arrays: ``2 TP / (positives + predicted positives)``."""
+    true_positive = float((truth & predicted).sum())
+    return 2 * true_positive / max(float(truth.sum() + predicted.sum()), 1.0)
 
 
 def _search(

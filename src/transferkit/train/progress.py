@@ -214,6 +214,10 @@ class Human(Progress):
             lines[0] += f" on {images:,} images" if isinstance(images, int) else ""
             skipped = rest.pop("skipped_files", None)
             lines[0] += f"; {skipped} file(s) skipped" if skipped else ""
+        elif isinstance(rest.get("micro_f1"), (int, float)):  # a multi-label run
+            f1, ap, images = rest.pop("micro_f1"), rest.pop("mAP", None), rest.pop("val_images", None)
+            lines[0] += f": validation micro F1 {f1:.1%}" + (f" (mAP {ap:.1%})" if ap is not None else "")
+            lines[0] += f" on {images:,} images" if isinstance(images, int) else ""
         if "model_file" in rest and "report" in rest:
             lines.append(f"model: {rest.pop('model_file')}   report: {rest.pop('report')}")
         lines += [f"  {key}: {_number(value)}" for key, value in rest.items()]

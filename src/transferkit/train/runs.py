@@ -28,12 +28,13 @@ from typing import Any
 import numpy as np
 
 from .. import report
-from ..data import image_folder
+from ..data import image_folder, image_table
+from ..data.groups import NEAR_DUPLICATE_BITS
 from ..errors import DatasetError, Interrupted, RunFolderError
 from ..models import ImageClassifier
 from ..zoo import registry
 from .auto import choose_model
-from .calibration import calibrate, precision_thresholds
+from .calibration import calibrate, f1_thresholds, fit_familiarity, precision_thresholds
 from .callbacks import Checkpoint, load_checkpoint, write_json
 from .progress import Progress, make
 
@@ -57,12 +58,15 @@ class TrainSettings:
     batch_size: int = 32
     val_split: float = 0.2
     val_dir: str | None = None
+    group_duplicates: bool = True  # near-duplicates on one side of the val_split (data.groups)
     augment: list[str] = field(default_factory=lambda: ["flip", "rotate", "zoom"])
     seed: int = 0
     cache_features: bool = True
     views: int | None = None  # cached views per image when augmenting (``fine_tune``'s views; default 1)
     learning_rate: float = 1e-3
     target_precision: float | None = None  # per-class "unsure" thresholds for this precision (calibration.py)
+    multi_label: bool = False  # data_dir is a table with any number of labels per image (sigmoid head)
+    threshold: float | None = None  # multi-label: every label's decision threshold (None: each its best F1)
     auto_candidates: list[dict[str, Any]] | None = None  # what --model auto tried (filled in by the run)
 
 
@@ -81,19 +85,42 @@ def _check_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
 
 
 def load_data(settings: TrainSettings, image_size: tuple[int, int]) -> tuple[Any, Any]:
-    """(train, validation) datasets: ``val_dir`` as given, or a stratified seeded split of ``data_dir``."""
+    """(train, validation) datasets: ``val_dir`` as given, or a stratified seeded split of ``data_dir``. A
+    ``data_dir`` (and ``val_dir``) that is a file is a CSV table (:func:`~transferkit.data.image_table`)."""
     augment = settings.augment or None
     common: dict[str, Any] = dict(image_size=image_size, batch_size=settings.batch_size, seed=settings.seed)
+
+    def read(where: str, **kwargs: Any) -> Any:
+        if os.path.isfile(where):
+            return image_table(where, multi_label=settings.multi_label, **kwargs, **common)
+        if settings.multi_label:
+            raise DatasetError(
+                f"--multi-label reads a CSV table of path,label rows (labels separated by ';'); '{where}' is not "
+                "a file."
+            )
+        return image_folder(where, **kwargs, **common)
+
     if settings.val_dir:
-        train: Any = image_folder(settings.data_dir, augment=augment, **common)
-        val = image_folder(settings.val_dir, class_names=train.class_names, shuffle=False, **common)
-        return train, val
+        train = read(settings.data_dir, augment=augment)
+        return train, read(settings.val_dir, class_names=train.class_names, shuffle=False)
     if not 0 < settings.val_split < 1:
         raise DatasetError(f"--val-split is a fraction between 0 and 1. Received: {settings.val_split}")
-    both: Any = image_folder(
-        settings.data_dir, validation_split=settings.val_split, subset="both", augment=augment, **common
-    )
+    both = read(settings.data_dir, validation_split=settings.val_split, subset="both", augment=augment,
+                group_duplicates=settings.group_duplicates)  # fmt: skip
     return both[0], both[1]
+
+
+def split_groups(train_data: Any, val_data: Any) -> dict[str, Any] | None:
+    """What the grouped split kept together, for ``metrics.json`` and the report (None: not grouped)."""
+    if train_data.groups is None or val_data.groups is None:
+        return None
+    sizes = np.unique(np.concatenate([train_data.groups, val_data.groups]), return_counts=True)[1]
+    together = sizes[sizes > 1]
+    return {
+        "groups": int(len(together)), "images": int(together.sum()), "near_duplicate_bits": NEAR_DUPLICATE_BITS,
+        "note": f"{len(together)} group(s) of copies or near-copies ({int(together.sum())} images) were kept on one "
+        "side of the validation split, so validation never scores a near-copy of a training image.",
+    }  # fmt: skip
 
 
 @contextmanager
@@ -121,8 +148,8 @@ def train(
     out = Path(settings.out)
     show = make(progress) if isinstance(progress, str) else progress
     _check_folder(out, resume=resume, overwrite=overwrite)
-    if resume:
-        settings = TrainSettings(**json.loads((out / SETTINGS).read_text()))
+    if resume:  # a run.json from before group_duplicates split file by file
+        settings = TrainSettings(**{"group_duplicates": False, **json.loads((out / SETTINGS).read_text())})
     if settings.model == AUTO:
         probe_data, _ = load_data(settings, (224, 224))  # only its files and labels are used: each probe resizes
         share = None if settings.time_budget is None else settings.time_budget * AUTO_SHARE
@@ -134,8 +161,9 @@ def train(
     size = settings.image_size or registry.get(settings.model).input_size
     train_data, val_data = load_data(settings, (size, size))
     classifier = ImageClassifier.from_pretrained(
-        settings.model, classes=train_data.class_names, input_shape=(size, size, 3), seed=settings.seed
-    )
+        settings.model, classes=train_data.class_names, input_shape=(size, size, 3), seed=settings.seed,
+        multi_label=settings.multi_label,
+    )  # fmt: skip
 
     done, history = 0, {}
     if resume:
@@ -170,17 +198,29 @@ def train(
     probabilities = result.val_probabilities
     if probabilities is None or len(probabilities) != len(plain_val.usable_files):
         probabilities = np.asarray(classifier.model.predict(plain_val, verbose=0))
-    calibration = calibrate(probabilities, plain_val.usable_labels, seed=settings.seed)
-    classifier.temperature = calibration.temperature
-    chosen = _thresholds(classifier, settings, probabilities, plain_val.usable_labels)
+    if settings.multi_label:  # each label decided by its own threshold; temperature scaling is for softmax
+        count = len(classifier.class_names)
+        cuts = f1_thresholds(probabilities, plain_val.usable_labels) if settings.threshold is None else None
+        classifier.thresholds = list(cuts) if cuts is not None else [float(settings.threshold or 0.5)] * count
+        calibration, chosen = None, None
+    else:
+        calibration = calibrate(probabilities, plain_val.usable_labels, seed=settings.seed)
+        classifier.temperature = calibration.temperature
+        chosen = _thresholds(classifier, settings, probabilities, plain_val.usable_labels)
+    familiarity = fit_familiarity(classifier, train_data, plain_val, settings.seed)
+    grouped = split_groups(train_data, val_data)
     classifier.save(out / MODEL)
     metrics = report.write_report(
         out, plain_val.usable_labels, probabilities, classifier.class_names,
         paths=plain_val.usable_files, history=history, skipped_files=[*train_data.skipped, *_new(val_data, train_data)],
         train_seconds=seconds, settings=asdict(settings), title=f"transferkit: {settings.model} on {settings.data_dir}",
         extra={"model": settings.model, "auto_candidates": settings.auto_candidates, "notes": result.notes,
-               **({"target_precision": chosen} if chosen else {})},
-        temperature=calibration.temperature, calibrated=calibration.out_of_fold, calibration_note=calibration.note,
+               **({"target_precision": chosen} if chosen else {}),
+               "familiarity": familiarity,
+               **({"split": grouped} if grouped else {})},
+        temperature=calibration and calibration.temperature, calibrated=calibration and calibration.out_of_fold,
+        calibration_note=calibration.note if calibration else "",
+        thresholds=classifier.thresholds if settings.multi_label else None,  # type: ignore[arg-type]
     )  # fmt: skip
     write_json(out / report.VALIDATION_FILE, {  # what `transferkit export` checks the export with
         "files": [os.path.abspath(f) for f in plain_val.usable_files], "labels": plain_val.usable_labels.tolist(),
@@ -188,8 +228,10 @@ def train(
     for name in (CHECKPOINT, STATE):
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / "features", ignore_errors=True)
+    headline = {"micro_f1": metrics["micro_f1"], "mAP": metrics["mAP"]} if settings.multi_label else {
+        "val_accuracy": metrics["val_accuracy"]}  # fmt: skip
     show.finish({
-        "val_accuracy": metrics["val_accuracy"], "val_loss": metrics["val_loss"], "val_images": metrics["num_samples"],
+        **headline, "val_loss": metrics["val_loss"], "val_images": metrics["num_samples"],
         "skipped_files": len(metrics["skipped_files"]), "seconds": round(time.perf_counter() - begun, 1),
         "model_file": str(out / MODEL), "report": str(out / report.HTML_FILE),
     })  # fmt: skip

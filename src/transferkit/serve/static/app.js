@@ -98,8 +98,9 @@ async function classify(file) {
     fail(view, `Not classified: ${error.message}`);
     return;
   }
+  const on = new Set((result.labels || []).map((p) => p.label));  // a multi-label model's labels
   for (const p of result.predictions) {
-    const row = element("li");
+    const row = element("li", on.has(p.label) ? "on" : undefined);
     const bar = element("span", "bar");
     bar.setAttribute("aria-hidden", "true");
     const fill = element("span");
@@ -109,7 +110,20 @@ async function classify(file) {
     view.predictions.append(row);
   }
   const best = result.predictions[0];
-  $("status").textContent = `${result.image}: ${best.label}, ${percent(best.probability)}`;
+  const unfamiliar = result.unfamiliar === true;
+  if (unfamiliar) {
+    const warning = element("p", "unfamiliar",
+      `Unlike the images this model was trained on (score ${result.ood_score.toFixed(3)}): its answer may mean little.`);
+    warning.setAttribute("role", "note");
+    view.predictions.after(warning);
+  }
+  const answer = result.labels
+    ? `labels: ${result.labels.map((p) => `${p.label} ${percent(p.probability)}`).join(", ") || "none"}`
+    : `${best.label}, ${percent(best.probability)}`;
+  if (result.labels) {
+    view.predictions.before(element("p", "labels", answer));
+  }
+  $("status").textContent = `${result.image}: ${answer}` + (unfamiliar ? " (unlike the training images)" : "");
   if (!$("cam").checked || !model || !model.explain) {
     view.note.hidden = true;
     return;
