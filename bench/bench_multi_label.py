@@ -8,7 +8,7 @@ on the images, every label decided at 0.5. transferkit: the feature cache, one l
 fine-tuning the top 30% and per-label thresholds (at most 3 fine-tuning epochs). Both are scored on the same
 validation images: micro F1 (transferkit's at its thresholds, chosen on those images, and at 0.5) and mAP.
 Last line: ``multi-label micro F1: keras X, transferkit Y (at 0.5: Z); seconds: keras A, transferkit B``.
-``python -m bench multi_label``; about 3 minutes on 2 CPU cores.
+``python -m bench multi_label``; under a minute on 2 CPU cores.
 """
 
 from __future__ import annotations

@@ -125,3 +125,28 @@ def test_a_class_that_is_one_group_is_one_clear_error() -> None:
     groups = [0] * 6 + list(range(6, 12))  # every image of class 'a' is a copy of one photo
     with pytest.raises(DatasetError, match="'a'.*near-duplicates.*--no-group-duplicates"):
         stratified_split(keys, labels, ["a", "b"], 0.3, seed=0, groups=groups)
+
+
+def test_the_multi_label_split_keeps_groups_together_too(tmp_path: Path) -> None:
+    from transferkit.data.samples import texture_table
+
+    table = texture_table(tmp_path, count=60, size=64)
+    rows = table.read_text().splitlines()
+    copies = []
+    for line in rows[1:9]:  # eight images get a re-encoded, resized and a brightened copy, same labels
+        name, labels = line.split(",")
+        with Image.open(tmp_path / name) as img:
+            made = _variants(img, tmp_path / "images" / f"copy_{Path(name).stem}")
+        rows += [f"{p.relative_to(tmp_path)},{labels}" for p in made]
+        copies.append({name, *(str(p.relative_to(tmp_path)) for p in made)})
+    table.write_text("\n".join(rows) + "\n")
+    separated = {True: 0, False: 0}
+    for grouped in (True, False):
+        for seed in range(6):
+            train, val = data.image_table(
+                table, 32, multi_label=True, validation_split=0.25, subset="both", seed=seed, group_duplicates=grouped
+            )
+            sides = [{str(Path(f).relative_to(tmp_path)) for f in part.files} for part in (train, val)]
+            separated[grouped] += sum(bool(group & sides[0] and group & sides[1]) for group in copies)
+            assert abs(len(val.files) - 0.25 * 84) <= 4 and (val.class_counts > 0).all()
+    assert separated[True] == 0 and separated[False] > 0

@@ -92,3 +92,47 @@ def test_grad_cam_explains_one_label_at_a_time(multi_label_run: tuple[Path, Path
         maps[label] = found.heatmap
     assert maps["brick"].shape == maps["moon"].shape and not (maps["brick"] == maps["moon"]).all()
     assert explain(model, str(image)).shape == maps["moon"].shape
+
+
+def test_label_weights_raise_a_rare_labels_probabilities() -> None:
+    """``pos_weight``: on features where one label has 10 positives in 400, weighting them lifts their
+    probabilities (the unweighted head all but never says the label); the loss is PyTorch's definition."""
+    import keras
+    import numpy as np
+
+    from transferkit.data import label_weights
+    from transferkit.models.heads import WeightedBinaryCrossentropy
+    from transferkit.train.linear import fit_multi_label
+
+    rng = np.random.default_rng(0)
+    labels = np.zeros((400, 2), np.int32)
+    labels[:200, 0] = 1
+    labels[rng.choice(400, 10, replace=False), 1] = 1
+    features = rng.standard_normal((400, 32)) + 0.6 * labels @ rng.standard_normal((2, 32))
+    weights = label_weights(labels)
+    assert weights.tolist() == pytest.approx([1.0, 39.0])
+    plain = fit_multi_label(features, labels).probabilities(features)
+    weighted = fit_multi_label(features, labels, pos_weight=weights).probabilities(features)
+    rare = labels[:, 1] == 1
+    assert weighted[rare, 1].mean() > plain[rare, 1].mean() + 0.2 and (weighted[rare, 1] >= 0.5).mean() > 0.5
+
+    truth, probs = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[0.8, 0.3], [0.4, 0.9]])
+    loss = WeightedBinaryCrossentropy([2.0, 3.0])(truth, probs)
+    expected = -np.mean(np.array([2.0, 3.0]) * truth * np.log(probs) + (1 - truth) * np.log(1 - probs), axis=1).mean()
+    assert float(keras.ops.convert_to_numpy(loss)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_train_with_label_weights_saves_a_model_that_loads_plainly(
+    multi_label_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    table, _ = multi_label_run
+    out = tmp_path / "weighted"
+    result = cli("train", table, "--multi-label", "--label-weights", "--out", out, "--image-size", 96,
+                 "--fine-tune-epochs", "1", "--batch-size", "16", "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    import keras
+
+    keras.saving.load_model(out / "model.keras", safe_mode=True)  # compiled with the plain loss: nothing to register
+    assert json.loads((out / "run.json").read_text())["label_weights"] is True
+    refused = cli("train", table, "--label-weights", "--out", tmp_path / "single")
+    assert refused.returncode != 0 and "--label-weights is for --multi-label" in refused.stderr

@@ -78,6 +78,11 @@ def add_parser(commands: Any) -> None:
         metavar="P",
         help="with --multi-label: the decision threshold of every label instead of each one's best (0 to 1)",
     )
+    p.add_argument(
+        "--label-weights",
+        action="store_true",
+        help="with --multi-label: weigh each label's images by how rare the label is (negatives over positives)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-features", action=argparse.BooleanOptionalAction, default=True,
                    help="run the frozen part of the backbone once per image (default: on)")  # fmt: skip
@@ -95,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.multi_label and args.target_precision is not None:
         raise TransferkitError("--target-precision is for single-label models; a multi-label one has --threshold.")
+    if args.label_weights and not args.multi_label:
+        raise TransferkitError("--label-weights is for --multi-label models.")
     if args.threshold is not None and not args.multi_label:
         raise TransferkitError("--threshold is for --multi-label models; a single-label one answers its top class.")
 
@@ -104,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         val_split=args.val_split, val_dir=args.val_dir, seed=args.seed, cache_features=args.cache_features,
         time_budget=args.time_budget, views=args.views, target_precision=args.target_precision,
         group_duplicates=args.group_duplicates, multi_label=args.multi_label, threshold=args.threshold,
+        label_weights=args.label_weights,
         augment=[a.strip() for a in args.augment.split(",") if a.strip()] if args.augment != "none" else [],
     )  # fmt: skip
     kind = "quiet" if args.quiet else "json" if args.json_progress else "human"

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         class_weights as class_weights,
         image_folder as image_folder,
         image_table as image_table,
+        label_weights as label_weights,
     )
     from .splits import iterative_split as iterative_split, stratified_split as stratified_split
 
@@ -32,6 +33,7 @@ _LAZY = {
     "class_weights": "datasets",
     "image_folder": "datasets",
     "image_table": "datasets",
+    "label_weights": "datasets",
     "iterative_split": "splits",
     "stratified_split": "splits",
 }

@@ -342,13 +342,25 @@ def _make(
     full = ImageDataset(files, labels, names, skips=skips, groups=groups, **options)
     if split is None:
         return full
-    seed = options["seed"]
+    seed = 0 if options["seed"] is None else options["seed"]
     if multi:
-        train_idx, val_idx = iterative_split(relative, np.asarray(labels), names, split, 0 if seed is None else seed)
+        train_idx, val_idx = iterative_split(relative, np.asarray(labels), names, split, seed, groups)
     else:
-        train_idx, val_idx = stratified_split(relative, labels, names, split, 0 if seed is None else seed, groups)
+        train_idx, val_idx = stratified_split(relative, labels, names, split, seed, groups)
     train, val = full.subset(train_idx), full.subset(val_idx, shuffle=False, augment=None)
     return (train, val) if subset == "both" else train if subset == "training" else val
+
+
+def label_weights(dataset: Any) -> np.ndarray:
+    """Per label of a multi-label dataset, the weight of its positive images in binary cross-entropy: negatives
+    over positives (PyTorch's ``pos_weight``), between 0.01 and 100, so a rare label's few images count as much as
+    the many without it; 1 for a label with no images."""
+    labels = np.asarray(getattr(dataset, "labels", dataset))
+    if labels.ndim != 2 or not len(labels):
+        raise DatasetError("label_weights takes a multi-label dataset (image_table(..., multi_label=True)).")
+    positives = (labels > 0).sum(axis=0).astype(np.float64)
+    ratio = np.divide(len(labels) - positives, positives, out=np.ones_like(positives), where=positives > 0)
+    return np.clip(ratio, 0.01, 100.0).astype(np.float32)
 
 
 def class_weights(dataset: Any) -> dict[int, float]:

@@ -86,40 +86,55 @@ def stratified_split(
 
 
 def iterative_split(
-    keys: Sequence[str], labels: np.ndarray, class_names: Sequence[str], fraction: float, seed: int
+    keys: Sequence[str],
+    labels: np.ndarray,
+    class_names: Sequence[str],
+    fraction: float,
+    seed: int,
+    groups: Sequence[int] | np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the training and validation images for multi-hot ``labels`` ``(n, labels)``: iterative
     stratification, images in the order of their key's seeded hash. Images without labels fill the side
-    that is short of images. Warns (one line) about labels that end up on one side only (fewer than two
-    images, or too few for ``fraction``)."""
+    that is short of images. ``groups`` (a group id per image) keeps each group on one side: a group is placed
+    as one unit holding all its members' labels. Warns (one line) about labels that end up on one side only
+    (fewer than two images, or too few for ``fraction``)."""
     y = np.asarray(labels) > 0
     n = len(y)
+    order = np.argsort(_order(keys, seed), kind="stable")
+    group_ids = np.arange(n) if groups is None else np.asarray(groups)
+    members: dict[Any, list[int]] = {}
+    for i in order:
+        members.setdefault(group_ids[i].item(), []).append(int(i))
+    units = list(members.values())  # in the order of their first image's hash
+    counts = np.stack([y[m].sum(axis=0) for m in units]).astype(np.float64)  # label counts per unit
+    sizes = np.array([len(m) for m in units], np.float64)
     wanted = np.array([(1 - fraction) * n, fraction * n])  # images still wanted: training, validation
     per_label = np.outer([1 - fraction, fraction], y.sum(axis=0)).astype(np.float64)
-    side = np.full(n, -1)
-    order = np.argsort(_order(keys, seed), kind="stable")
-    left = y.copy()
+    side = np.full(len(units), -1)
     while True:
-        counts = left.sum(axis=0)
-        if not counts.any():
+        left = counts * (side < 0)[:, None]
+        remaining = (left > 0).sum(axis=0)
+        if not remaining.any():
             break
-        label = int(np.argmin(np.where(counts > 0, counts, np.iinfo(np.int64).max)))  # the rarest left
-        for i in order[left[order, label]]:
+        label = int(np.argmin(np.where(remaining > 0, remaining, np.iinfo(np.int64).max)))  # the rarest left
+        for u in np.flatnonzero(left[:, label] > 0):
             most = per_label[:, label]
             choice = np.flatnonzero(most == most.max())
             if len(choice) > 1:
                 choice = choice[wanted[choice] == wanted[choice].max()]
-            j = int(choice[-1]) if len(choice) > 1 else int(choice[0])  # a tie still: validation, then training
-            side[i] = j
-            per_label[j] -= y[i]
-            wanted[j] -= 1
-            left[i] = False
-    for i in order[side[order] < 0]:  # no label at all
+            j = int(choice[-1])  # a tie still: validation
+            side[u] = j
+            per_label[j] -= counts[u]
+            wanted[j] -= sizes[u]
+    for u in np.flatnonzero(side < 0):  # no label at all
         j = int(np.argmax(wanted))
-        side[i] = j
-        wanted[j] -= 1
-    _balance(side, y, fraction, order)
-    train_idx, val_idx = np.flatnonzero(side == 0), np.flatnonzero(side == 1)
+        side[u] = j
+        wanted[j] -= sizes[u]
+    _balance(side, counts, sizes, fraction)
+    image_side = np.empty(n, np.int64)
+    for unit, m in enumerate(units):
+        image_side[m] = side[unit]
+    train_idx, val_idx = np.flatnonzero(image_side == 0), np.flatnonzero(image_side == 1)
     one_side = [name for k, name in enumerate(class_names) if not (y[train_idx, k].any() and y[val_idx, k].any())]
     if one_side:
         warnings.warn(
@@ -130,21 +145,20 @@ def iterative_split(
     return train_idx, val_idx
 
 
-def _balance(side: np.ndarray, y: np.ndarray, fraction: float, order: np.ndarray) -> None:
-    """Move images across until validation holds ``round(fraction * n)`` of them: iterative stratification
-    serves the labels first and can overshoot the image count by several percent. Each move takes the image
-    whose labels its side holds most in excess (no label ever leaves a side it is on only once)."""
-    target = int(np.floor(fraction * len(side) + 0.5))
-    desired = np.outer([1 - fraction, fraction], y.sum(axis=0))
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order))
-    while (surplus := int((side == 1).sum()) - target) != 0:
+def _balance(side: np.ndarray, counts: np.ndarray, sizes: np.ndarray, fraction: float) -> None:
+    """Move units (images, or groups of them) across until validation holds ``round(fraction * n)`` images,
+    or as near as whole groups allow: iterative stratification serves the labels first and can overshoot the
+    image count by several percent. Each move takes the unit whose labels its side holds most in excess, in
+    hash order on ties, never one that would take a label off a side it is on only once."""
+    target = int(np.floor(fraction * sizes.sum() + 0.5))
+    desired = np.outer([1 - fraction, fraction], counts.sum(axis=0))
+    while (surplus := int(sizes[side == 1].sum()) - target) != 0:
         source = 1 if surplus > 0 else 0
-        held = y[side == source].sum(axis=0)
-        excess = held - desired[source]
-        candidates = np.flatnonzero((side == source) & ~(y & (held == 1)).any(axis=1))
+        held = counts[side == source].sum(axis=0)
+        last = (counts > 0) & (counts >= held)  # the unit holds every image of a label on its side
+        fits = sizes <= 2 * abs(surplus) - 1  # a move that brings the count nearer
+        candidates = np.flatnonzero((side == source) & fits & ~last.any(axis=1))
         if not len(candidates):
             return
-        gain = (y[candidates] * excess).sum(axis=1)
-        best = candidates[np.lexsort((rank[candidates], -gain))[0]]
-        side[best] = 1 - source
+        gain = (counts[candidates] * (held - desired[source])).sum(axis=1)
+        side[candidates[np.lexsort((candidates, -gain))[0]]] = 1 - source

@@ -147,10 +147,12 @@ class ImageClassifier:
 
     # -- training and use -----------------------------------------------------------------------------
 
-    def compile(self, learning_rate: Any = 1e-3, label_smoothing: float = 0.0, sparse: bool = False) -> None:
+    def compile(
+        self, learning_rate: Any = 1e-3, label_smoothing: float = 0.0, sparse: bool = False, pos_weight: Any = None
+    ) -> None:
         """Adam and cross-entropy; ``sparse`` for integer labels, one-hot otherwise (multi-hot, binary
-        cross-entropy, for a multi-label classifier)."""
-        args = heads.compile_args(len(self.class_names), sparse, label_smoothing, self.multi_label)
+        cross-entropy, for a multi-label classifier, each label's positives weighted by ``pos_weight``)."""
+        args = heads.compile_args(len(self.class_names), sparse, label_smoothing, self.multi_label, pos_weight)
         self.model.compile(optimizer=keras.optimizers.Adam(learning_rate), **args)
 
     def fit(self, train: Any, validation: Any = None, epochs: int = 5, **kwargs: Any) -> Any:

@@ -87,19 +87,51 @@ def is_multi_label(model: Any) -> bool:
     return getattr(activation, "__name__", "") == "sigmoid"
 
 
+class WeightedBinaryCrossentropy(keras.losses.Loss):
+    """Binary cross-entropy on probabilities with each label's positive images weighted by ``pos_weight`` (as
+    PyTorch's ``BCEWithLogitsLoss(pos_weight=...)``): rare labels count. Used while training only; the model is
+    saved compiled with the plain loss, so loading it needs nothing registered."""
+
+    def __init__(self, pos_weight: Sequence[float], label_smoothing: float = 0.0, name: str = "weighted_bce") -> None:
+        super().__init__(name=name)
+        self.pos_weight = [float(w) for w in pos_weight]
+        self.label_smoothing = float(label_smoothing)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        ops = keras.ops
+        y_true = ops.cast(y_true, y_pred.dtype)
+        y_true = y_true * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        p = ops.clip(y_pred, 1e-7, 1.0 - 1e-7)
+        weight = ops.convert_to_tensor(self.pos_weight, dtype=y_pred.dtype)
+        return -ops.mean(weight * y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p), axis=-1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"pos_weight": self.pos_weight, "label_smoothing": self.label_smoothing, "name": self.name}
+
+
 def compile_args(
-    num_classes: int, sparse: bool, label_smoothing: float = 0.0, multi_label: bool = False
+    num_classes: int,
+    sparse: bool,
+    label_smoothing: float = 0.0,
+    multi_label: bool = False,
+    pos_weight: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """``loss`` and ``metrics`` for ``Model.compile``: cross-entropy on integer (``sparse``) or one-hot labels,
     accuracy and top-k accuracy (k = 5, or fewer classes); for ``multi_label``, binary cross-entropy, the
-    share of labels right (``accuracy``) and micro F1 at 0.5 (``f1``, what early stopping follows)."""
+    share of labels right (``accuracy``) and micro F1 at 0.5 (``f1``, what early stopping follows); with
+    ``pos_weight``, each label's positives weighted (:class:`WeightedBinaryCrossentropy`)."""
     if multi_label:
         f1 = keras.metrics.F1Score(average="micro", threshold=0.5, name="f1")
         right = keras.metrics.BinaryAccuracy(name="accuracy")  # the string "accuracy" would be categorical here
-        return {"loss": keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing), "metrics": [right, f1]}
+        loss: Any = (
+            keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
+            if pos_weight is None
+            else WeightedBinaryCrossentropy(pos_weight, label_smoothing)
+        )
+        return {"loss": loss, "metrics": [right, f1]}
     k = min(5, num_classes)
     if sparse:
-        loss: Any = keras.losses.SparseCategoricalCrossentropy()
+        loss = keras.losses.SparseCategoricalCrossentropy()
         top_k: Any = keras.metrics.SparseTopKCategoricalAccuracy(k=k, name="top_k")
     else:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
-from ..data import class_weights
+from ..data import class_weights, label_weights
 from ..errors import DatasetError
 from ..models import heads
 from . import features, linear, plan
@@ -91,20 +91,26 @@ def fine_tune(
     views cached per image (default :data:`features.DEFAULT_VIEWS` when ``train`` augments, else 1). With the cache,
     phase one is one logistic-regression fit (one history row) and ``head_epochs`` is not used; without it
     (``cache_features=False``) phase one is ``head_epochs`` of Keras ``fit``. ``partial_cache=False`` trains
-    phase two on the images. ``class_weight="balanced"`` weighs classes inversely to their frequency;
+    phase two on the images. ``class_weight="balanced"`` weighs classes inversely to their frequency (a
+    multi-label classifier: each label's positive images by its negatives over its positives, ``pos_weight``);
     ``initial_epoch`` resumes (epochs before it are skipped, phase one's first).
     """
     if seed is not None:
         keras.utils.set_random_seed(seed)
         _reseed(classifier.model, seed)
     progress = progress or make("quiet" if verbose == 0 else "human")
-    if class_weight is not None and classifier.multi_label:
-        raise DatasetError(
-            "class_weight applies to single-label classifiers; a multi-label one has no classes to weigh."
-        )
+    pos_weight = None
+    if classifier.multi_label and class_weight is not None:
+        if class_weight != "balanced":
+            raise DatasetError(
+                "A multi-label classifier takes class_weight='balanced' (each label's positives weighted by its "
+                f"negatives over its positives); received {class_weight!r}."
+            )
+        pos_weight, class_weight = label_weights(train), None
     weights = class_weights(train) if class_weight == "balanced" else class_weight
     stop_early = early_stopping and validation is not None
     run = _Run(classifier, train, validation, progress, weights, list(callbacks or []), seed, time_budget)
+    run.pos_weight = pos_weight
     if not cache_features:
         return run.uncached(head_epochs, epochs, learning_rate, fine_tune_learning_rate, unfreeze, warmup_epochs,
                             stop_early, patience or 3, initial_epoch, verbose)  # fmt: skip
@@ -131,6 +137,7 @@ class _Run:
         self.top: Any = None
         self.sparse = _sparse(train)
         self.multi_label = bool(classifier.multi_label)
+        self.pos_weight: Any = None  # a multi-label classifier's per-label weights of positives (label_weights)
         self.batch_size = int(getattr(train, "batch_size", 32) or 32)
 
     def left(self) -> float | None:
@@ -171,7 +178,9 @@ class _Run:
         schedule = _warmup_cosine(learning_rate, steps_per_epoch, planned, warmup_epochs)
         model.compile(
             optimizer=keras.optimizers.Adam(schedule),
-            **heads.compile_args(len(self.classifier.class_names), self.sparse, multi_label=self.multi_label),
+            **heads.compile_args(
+                len(self.classifier.class_names), self.sparse, multi_label=self.multi_label, pos_weight=self.pos_weight
+            ),
         )
         # the score to beat: the head's, as just measured, or (resuming) the checkpoint's
         initial = None if val is None else score(head_logs or _evaluate(model, val))
@@ -271,7 +280,7 @@ class _Run:
         val = val_cache.map(parts.pooled).view(0) if val_cache is not None else (None, None)
         classes = len(self.classifier.class_names)
         if self.multi_label:
-            fitted = linear.fit_multi_label(x, y, val[0], val[1])
+            fitted = linear.fit_multi_label(x, y, val[0], val[1], pos_weight=self.pos_weight)
         else:
             fitted = linear.fit_logistic(x, y, classes, val[0], val[1], class_weight=self.class_weight)
         heads.layer(self.classifier.model, heads.HEAD).set_weights([fitted.kernel, fitted.bias])
@@ -321,7 +330,7 @@ class _Run:
         if head_epochs > initial_epoch:
             start = time.perf_counter()
             classifier.freeze()
-            classifier.compile(learning_rate, sparse=self.sparse)
+            classifier.compile(learning_rate, sparse=self.sparse, pos_weight=self.pos_weight)
             history = classifier.fit(
                 self.train, self.validation, epochs=head_epochs, initial_epoch=initial_epoch, **fit
             )
@@ -331,7 +340,8 @@ class _Run:
             start = time.perf_counter()
             classifier.unfreeze(unfreeze)
             rate = fine_tune_learning_rate or learning_rate / 10
-            classifier.compile(_warmup_cosine(rate, len(self.train), epochs, warmup_epochs), sparse=self.sparse)
+            schedule = _warmup_cosine(rate, len(self.train), epochs, warmup_epochs)
+            classifier.compile(schedule, sparse=self.sparse, pos_weight=self.pos_weight)
             history = classifier.fit(self.train, self.validation, epochs=head_epochs + epochs,
                                      initial_epoch=max(initial_epoch, head_epochs), **fit)  # fmt: skip
             self.result.add(history.history, phase=2)

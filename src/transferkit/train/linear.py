@@ -93,10 +93,12 @@ def fit_multi_label(
     val_labels: np.ndarray | None = None,
     *,
     grid: tuple[float, ...] = C_GRID,
+    pos_weight: np.ndarray | None = None,
 ) -> LinearHead:
     """The sigmoid head for multi-hot ``labels`` ``(n, labels)``: one L2-penalised logistic regression per
     label, one ``C`` for all, chosen by the validation features' binary cross-entropy (3 folds of the training
-    features without them). A label always (or never) on in training gets a constant logit of +-30."""
+    features without them). A label always (or never) on in training gets a constant logit of +-30.
+    ``pos_weight``: each label's positive images weighted so (:func:`transferkit.data.label_weights`)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
     from threadpoolctl import threadpool_limits
@@ -123,8 +125,10 @@ def fit_multi_label(
             kernel[:, k], bias[k] = models[k].coef_[0], models[k].intercept_[0]
         return kernel, bias
 
+    weights = [None] * y.shape[1] if pos_weight is None else [{False: 1.0, True: float(w)} for w in pos_weight]
+
     def new() -> list[Any]:
-        return [LogisticRegression(max_iter=1000, tol=1e-5, warm_start=True) for _ in range(y.shape[1])]
+        return [LogisticRegression(max_iter=1000, tol=1e-5, warm_start=True, class_weight=w) for w in weights]
 
     scores: dict[float, tuple[float, float]] = {}
     per_fold = [new() for _ in folds]

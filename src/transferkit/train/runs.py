@@ -67,6 +67,7 @@ class TrainSettings:
     target_precision: float | None = None  # per-class "unsure" thresholds for this precision (calibration.py)
     multi_label: bool = False  # data_dir is a table with any number of labels per image (sigmoid head)
     threshold: float | None = None  # multi-label: every label's decision threshold (None: each its best F1)
+    label_weights: bool = False  # multi-label: weigh each label's positives by its negatives over positives
     auto_candidates: list[dict[str, Any]] | None = None  # what --model auto tried (filled in by the run)
 
 
@@ -189,6 +190,7 @@ def train(
                 learning_rate=settings.learning_rate, cache_features=settings.cache_features, seed=settings.seed,
                 callbacks=[checkpoint], initial_epoch=done, cache_folder=str(out / "features"),
                 time_budget=budget, progress=show, views=settings.views,
+                class_weight="balanced" if settings.label_weights else None,
             )  # fmt: skip
     except KeyboardInterrupt:
         raise _interrupted(settings, out, epochs=len(next(iter(history.values()), []))) from None
