@@ -82,3 +82,8 @@ def test_rare_labels_land_on_both_sides_where_a_random_split_often_misses_them()
     assert off < 2 and off < min(chance)  # measured 1.4; 20 random splits: 3.6 at best, 6.7 median
     with pytest.warns(UserWarning, match="'lonely'"):
         iterative_split(keys[:10], np.eye(10, 2, dtype=np.int32), ["lonely", "also"], 0.2, seed=0)
+
+
+def test_a_multi_label_table_read_as_single_label_is_one_clear_error(table: Path) -> None:
+    with pytest.raises(DatasetError, match="several labels per image.*--multi-label"):
+        data.image_table(table, 64)

@@ -136,3 +136,5 @@ def test_train_with_label_weights_saves_a_model_that_loads_plainly(
     assert json.loads((out / "run.json").read_text())["label_weights"] is True
     refused = cli("train", table, "--label-weights", "--out", tmp_path / "single")
     assert refused.returncode != 0 and "--label-weights is for --multi-label" in refused.stderr
+    auto = cli("train", table, "--multi-label", "--model", "auto", "--out", tmp_path / "auto")
+    assert auto.returncode != 0 and "pass a model name" in auto.stderr and not (tmp_path / "auto").exists()

@@ -100,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.multi_label and args.target_precision is not None:
         raise TransferkitError("--target-precision is for single-label models; a multi-label one has --threshold.")
+    if args.multi_label and args.model == "auto":
+        raise TransferkitError("--model auto compares backbones with single-label probes; with --multi-label pass a "
+                               "model name (e.g. --model efficientnet_lite0).")  # fmt: skip
     if args.label_weights and not args.multi_label:
         raise TransferkitError("--label-weights is for --multi-label models.")
     if args.threshold is not None and not args.multi_label:

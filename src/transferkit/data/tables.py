@@ -48,7 +48,9 @@ def read(
     separator: str = ";",
     label_columns: Sequence[str] | None = None,
 ) -> Table:
-    """The usable rows of ``table`` (see :func:`transferkit.data.image_table` for the arguments)."""
+    """The usable rows of ``table`` (see :func:`transferkit.data.image_table` for the arguments). A single-label
+    read of a table whose labels mostly hold ``separator`` is one :class:`DatasetError` saying to read it as a
+    multi-label one."""
     where = "the table" if not isinstance(table, (str, os.PathLike)) else f"'{os.fspath(table)}'"
     skips = SkipLog()
     if multi_label or label_columns is not None:
@@ -76,6 +78,12 @@ def read(
                 labelled.append((str(path), text))
         found = sorted({label for _, label in labelled}, key=_label_order)
         names = [str(c) for c in class_names] if class_names else found
+        joined = [label for label in found if separator in label and label not in names[: len(class_names or [])]]
+        if joined and len(joined) * 2 >= len(found):
+            raise DatasetError(
+                f"{where} holds several labels per image ('{joined[0]}'): read it as a multi-label table "
+                "(--multi-label, image_table(..., multi_label=True)), or evaluate a multi-label model on it."
+            )
         keep = []
         for path, label in labelled:
             if label in names:
