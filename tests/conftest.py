@@ -14,6 +14,22 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Keep the counts tests record as ``reference_suite`` properties (from xdist workers too) for the summary."""
+    if report.when == "call":
+        _REFERENCE_COUNTS.extend(value for name, value in report.user_properties if name == "reference_suite")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _REFERENCE_COUNTS:
+        terminalreporter.section("keras-preprocessing's tests (tests/keras2/reference)")
+        for line in _REFERENCE_COUNTS:
+            terminalreporter.write_line(line)
+
+
+_REFERENCE_COUNTS: list[str] = []
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _one_thread_per_worker() -> None:
     """``make test`` runs one pytest-xdist worker per core: more than one torch thread each would oversubscribe them."""

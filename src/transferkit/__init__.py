@@ -14,8 +14,10 @@ from ._compat import backend as _backend
 from ._version import __version__ as __version__
 from .errors import (
     BackendError as BackendError,
+    BatchIndexError as BatchIndexError,
     ConfigError as ConfigError,
     DatasetError as DatasetError,
+    DatasetTypeError as DatasetTypeError,
     DoctorError as DoctorError,
     ExportError as ExportError,
     HashMismatchError as HashMismatchError,
@@ -80,8 +82,10 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "BackendError",
+    "BatchIndexError",
     "ConfigError",
     "DatasetError",
+    "DatasetTypeError",
     "DoctorError",
     "ExportError",
     "HashMismatchError",

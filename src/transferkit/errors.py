@@ -11,6 +11,8 @@ refines, so ``except ValueError`` keeps working::
     ├── RegistryError           (ValueError)        a model of your own whose name is already taken
     ├── ImageError              (ValueError)        a file that cannot be read as an image
     ├── DatasetError            (ValueError)        a folder or table that cannot make a dataset
+    │   ├── DatasetTypeError    (TypeError)         an argument of the wrong type (Keras 2 raised TypeError)
+    │   └── BatchIndexError     (IndexError)        a batch asked past an iterator's last one
     ├── ModelFileError          (ValueError)        a model file transferkit cannot load or use
     ├── ExportError             (ValueError)        an export that cannot be made, or disagrees with its model
     ├── SurgeryError            (ValueError)        a model change that cannot make sense (says what to do instead)
@@ -62,6 +64,15 @@ class ImageError(TransferkitError, ValueError):
 
 class DatasetError(TransferkitError, ValueError):
     """A folder, table or split that cannot make a dataset."""
+
+
+class DatasetTypeError(DatasetError, TypeError):
+    """A dataset argument of the wrong type (a str ``y_col`` for several outputs, text weights): Keras 2 raised
+    ``TypeError`` there, so ``except TypeError`` and ``except ValueError`` both catch it."""
+
+
+class BatchIndexError(DatasetError, IndexError):
+    """A batch index past the iterator's last batch (Keras 2 raised ``ValueError``; ``IndexError`` is Python's)."""
 
 
 class ModelFileError(TransferkitError, ValueError):

@@ -238,8 +238,7 @@ def test_preprocessing_function_sees_one_image_and_save_to_dir_writes(folder: Pa
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(zca_whitening=True), "zca_whitening"),
-        (dict(data_format="channels_first"), "data_format"),
+        (dict(data_format="channels_middle"), "data_format"),
         (dict(interpolation_order=3), "interpolation_order"),
         (dict(fill_mode="smear"), "fill_mode"),
         (dict(validation_split=1.5), "validation_split"),
@@ -248,6 +247,25 @@ def test_preprocessing_function_sees_one_image_and_save_to_dir_writes(folder: Pa
 def test_unsupported_arguments_are_refused_by_name(kwargs: dict, message: str) -> None:
     with pytest.raises(DatasetError, match=message):
         ImageDataGenerator(**kwargs)
+
+
+@pytest.mark.filterwarnings("ignore:This ImageDataGenerator specifies")
+def test_zca_whitening_matches_keras_and_refuses_images_too_large_to_whiten() -> None:
+    x = np.random.default_rng(0).uniform(0, 255, (16, 8, 8, 3))
+    ours, theirs = ImageDataGenerator(zca_whitening=True), KerasGenerator(zca_whitening=True)
+    ours.fit(x), theirs.fit(x)
+    assert np.allclose(ours.standardize(x[:4].copy()), theirs.standardize(x[:4].copy()), atol=1e-3)
+    with pytest.raises(DatasetError, match="zca_whitening.*Resize"):
+        ours.fit(np.zeros((2, 65, 64, 3)))
+
+
+def test_channels_first_batches_match_keras() -> None:
+    x = np.random.default_rng(0).uniform(0, 255, (6, 3, 8, 10)).astype("float32")
+    args = dict(featurewise_center=True, data_format="channels_first")
+    ours, theirs = ImageDataGenerator(**args), KerasGenerator(**args)
+    ours.fit(x), theirs.fit(x)
+    a, b = ours.flow(x, batch_size=6, shuffle=False)[0], theirs.flow(x, batch_size=6, shuffle=False)[0]
+    assert a.shape == b.shape == (6, 3, 8, 10) and np.allclose(a, b, atol=1e-3)
 
 
 def test_unknown_and_unsupported_flow_arguments_are_refused(folder: Path, tmp_path: Path) -> None:

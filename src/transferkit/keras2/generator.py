@@ -20,12 +20,15 @@ What differs, on purpose:
 - Seeded augmentation depends on (seed, epoch, batch) only, so it is reproducible with parallel workers,
   but it is not Keras 2's random stream. ``flow(subset=...)`` splits ``sample_weight`` with the images
   (Keras 2 did not, so its weights no longer matched their images).
-- Refused, by name: ``zca_whitening`` (its matrix is (pixels x 3) squared: 180 GB at 224x224),
-  ``data_format="channels_first"``, ``color_mode="rgba"``, ``interpolation_order`` above 1.
+- ``zca_whitening`` only up to :data:`ZCA_MAX_VALUES` values an image (its matrix is that number squared:
+  180 GB at 224x224 RGB); ``fit`` refuses larger images by name. Refused outright: ``color_mode="rgba"``,
+  ``interpolation_order`` above 1.
+- ``data_format="channels_first"`` batches are channels-last arrays moved once, after augmentation.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Callable
@@ -38,6 +41,9 @@ from ..data import affine
 from ..errors import DatasetError
 from . import transforms
 from .iterators import DataFrameIterator, DirectoryIterator, NumpyArrayIterator
+
+#: The most values an image may hold for ``zca_whitening`` (64x64 RGB): its matrix is this squared (600 MB).
+ZCA_MAX_VALUES = 64 * 64 * 3
 
 
 def _refuse(argument: str, value: Any, why: str) -> DatasetError:
@@ -81,13 +87,9 @@ class ImageDataGenerator:
         interpolation_order: int = 1,
         dtype: str | None = None,
     ) -> None:
-        if zca_whitening:
-            raise _refuse(
-                "zca_whitening", True, "its matrix is (pixels x 3) squared; use featurewise_std_normalization"
-            )
         data_format = data_format or keras.backend.image_data_format()
-        if data_format != "channels_last":
-            raise _refuse("data_format", data_format, "transferkit models take channels_last images")
+        if data_format not in ("channels_last", "channels_first"):
+            raise DatasetError(f"Unknown data_format={data_format!r}; use 'channels_last' or 'channels_first'.")
         if interpolation_order not in (0, 1):
             raise _refuse("interpolation_order", interpolation_order, "use 0 (nearest) or 1 (bilinear)")
         if fill_mode not in affine.FILL_MODES:
@@ -98,11 +100,15 @@ class ImageDataGenerator:
             not isinstance(brightness_range, (tuple, list)) or len(brightness_range) != 2
         ):
             raise DatasetError(f"`brightness_range` is a pair of floats; received {brightness_range!r}.")
-        self.featurewise_center = featurewise_center or featurewise_std_normalization
+        if zca_whitening and featurewise_std_normalization:
+            warnings.warn("`zca_whitening` replaces `featurewise_std_normalization` (as in Keras 2).", stacklevel=2)
+            featurewise_std_normalization = False
+        self.featurewise_center = featurewise_center or featurewise_std_normalization or zca_whitening
         self.samplewise_center = samplewise_center or samplewise_std_normalization
         self.featurewise_std_normalization = featurewise_std_normalization
         self.samplewise_std_normalization = samplewise_std_normalization
-        self.zca_whitening, self.zca_epsilon, self.zca_whitening_matrix = False, zca_epsilon, None
+        self.zca_whitening, self.zca_epsilon = zca_whitening, zca_epsilon
+        self.zca_whitening_matrix: np.ndarray | None = None
         self.rotation_range = rotation_range
         self.width_shift_range = width_shift_range
         self.height_shift_range = height_shift_range
@@ -117,7 +123,7 @@ class ImageDataGenerator:
         self.rescale = rescale
         self.preprocessing_function = preprocessing_function
         self.data_format = data_format
-        self.channel_axis, self.row_axis, self.col_axis = 3, 1, 2
+        self.channel_axis, self.row_axis, self.col_axis = (3, 1, 2) if data_format == "channels_last" else (1, 2, 3)
         self._validation_split = validation_split
         self.interpolation_order = interpolation_order
         self.dtype = dtype or keras.backend.floatx()
@@ -212,7 +218,8 @@ class ImageDataGenerator:
     def get_random_transform(self, img_shape: tuple[int, ...], seed: int | None = None) -> dict[str, Any]:
         """Random parameters for one image, drawn as Keras 2 draws them (the same values for the same seed)."""
         rs: Any = np.random.RandomState(seed) if seed is not None else np.random
-        return {k: v[0] for k, v in self._draw(1, img_shape[0], img_shape[1], rs).items()}
+        height, width = img_shape[self.row_axis - 1], img_shape[self.col_axis - 1]
+        return {k: None if v is None else v[0] for k, v in self._draw(1, height, width, rs).items()}
 
     def apply_transform(self, x: np.ndarray, transform_parameters: dict[str, Any]) -> np.ndarray:
         """Apply Keras 2's transform parameters (``theta``, ``tx``, ``zx``, ``flip_horizontal`` ...) to one image."""
@@ -221,7 +228,8 @@ class ImageDataGenerator:
         for key in ("channel_shift_intensity", "brightness"):
             value = transform_parameters.get(key)
             params[key] = None if value is None else np.asarray([value], np.float64)  # type: ignore[assignment]
-        return self._apply(np.array(x, np.float32)[None], params)[0].astype(x.dtype, copy=False)
+        batch = self.to_channels_last(np.array(x, np.float32)[None])
+        return self.from_channels_last(self._apply(batch, params))[0].astype(x.dtype, copy=False)
 
     def random_transform(self, x: np.ndarray, seed: int | None = None) -> np.ndarray:
         """One image, randomly transformed."""
@@ -234,20 +242,54 @@ class ImageDataGenerator:
         return self._normalise(x, None)
 
     def fit(self, x: Any, augment: bool = False, rounds: int = 1, seed: int | None = None) -> None:
-        """Compute the featurewise mean and std from sample images ``(N, H, W, C)``, as Keras 2 does."""
+        """Compute the featurewise mean, std and ZCA matrix from sample images, as Keras 2 does.
+
+        Raises :class:`DatasetError` for an array that is not a batch of images, or images too large to whiten.
+        """
         x = np.array(x, dtype=self.dtype)
         if x.ndim != 4:
             raise DatasetError(f"`fit` takes a batch of images (N, H, W, C); received an array of shape {x.shape}.")
+        if x.shape[self.channel_axis] not in (1, 3, 4):
+            warnings.warn(
+                f"`fit` expects 1, 3 or 4 channels on axis {self.channel_axis} ({self.data_format}); received an "
+                f"array of shape {x.shape}. Pass data_format= to match your images.",
+                stacklevel=2,
+            )
+        values = math.prod(x.shape[1:])
+        if self.zca_whitening and values > ZCA_MAX_VALUES:
+            raise DatasetError(
+                f"zca_whitening needs a matrix of (values per image)² = {values}² "
+                f"({values**2 * x.itemsize / 1e9:.1f} GB) for images of shape {x.shape[1:]}; transferkit whitens "
+                f"images of up to {ZCA_MAX_VALUES} values (64x64 RGB). Resize the images smaller, or use "
+                "featurewise_std_normalization instead."
+            )
         if self.rescale:
             x *= self.rescale
         if augment:
             rng = np.random.default_rng(seed)
-            x = np.concatenate([self.augment_batch(x.copy(), rng) for _ in range(rounds)]).astype(self.dtype)
+            last = self.to_channels_last(x)
+            x = np.concatenate([self.augment_batch(last.copy(), rng) for _ in range(rounds)]).astype(self.dtype)
+            x = self.from_channels_last(x)
+        shape = [1, 1, 1]
+        shape[self.channel_axis - 1] = x.shape[self.channel_axis]
+        axes = (0, self.row_axis, self.col_axis)
         if self.featurewise_center:
-            self.mean = np.mean(x, axis=(0, 1, 2)).reshape(1, 1, -1)
+            self.mean = np.mean(x, axis=axes).reshape(shape)
             x -= self.mean
         if self.featurewise_std_normalization:
-            self.std = np.std(x, axis=(0, 1, 2)).reshape(1, 1, -1)
+            self.std = np.std(x, axis=axes).reshape(shape)
+            x /= self.std + 1e-6
+        if self.zca_whitening:
+            u, s, _ = np.linalg.svd(x.reshape(len(x), -1).T, full_matrices=False)
+            self.zca_whitening_matrix = (u * (np.sqrt(len(x)) / (s + self.zca_epsilon))) @ u.T
+
+    def to_channels_last(self, x: np.ndarray) -> np.ndarray:
+        """A batch in this generator's layout, as the channels-last batch the transforms work on (a view)."""
+        return np.moveaxis(x, 1, 3) if self.data_format == "channels_first" else x
+
+    def from_channels_last(self, x: np.ndarray) -> np.ndarray:
+        """A channels-last batch in this generator's layout (a view)."""
+        return np.moveaxis(x, 3, 1) if self.data_format == "channels_first" else x
 
     # -- the batched path the iterators use ------------------------------------------------------------
     @property
@@ -266,13 +308,15 @@ class ImageDataGenerator:
         )
 
     def augment_batch(self, x: np.ndarray, rng: Any) -> np.ndarray:
-        """Randomly transform a float batch ``(N, H, W, C)``: each image its own parameters, one warp for all."""
+        """Randomly transform a float channels-last batch ``(N, H, W, C)``: each image its own parameters, one warp
+        for all."""
         if not self.augments or len(x) == 0:
             return x
         return self._apply(x, self._draw(len(x), x.shape[1], x.shape[2], rng))
 
     def standardize_batch(self, x: np.ndarray) -> np.ndarray:
-        """:meth:`standardize` for a batch: the preprocessing function still sees one image at a time."""
+        """:meth:`standardize` for a batch in this generator's layout: the preprocessing function still sees one
+        image at a time."""
         if self.preprocessing_function:
             x = np.stack([self.preprocessing_function(image) for image in x]).astype(x.dtype, copy=False)
         return self._normalise(x, (1, 2, 3))
@@ -287,6 +331,7 @@ class ImageDataGenerator:
         for wanted, stat, name in (
             (self.featurewise_center, self.mean, "featurewise_center"),
             (self.featurewise_std_normalization, self.std, "featurewise_std_normalization"),
+            (self.zca_whitening, self.zca_whitening_matrix, "zca_whitening"),
         ):
             if wanted and stat is None:
                 warnings.warn(
@@ -298,6 +343,9 @@ class ImageDataGenerator:
             x -= self.mean
         if self.featurewise_std_normalization and self.std is not None:
             x /= self.std + 1e-6
+        if self.zca_whitening and self.zca_whitening_matrix is not None:
+            flat = x.reshape(-1, math.prod(x.shape[-3:]))
+            x = (flat @ self.zca_whitening_matrix).reshape(x.shape).astype(x.dtype, copy=False)
         return x
 
     def _draw(self, n: int, height: int, width: int, rs: Any) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The iterators ``ImageDataGenerator`` returns (Keras 2's ``flow*``), with Keras 2's attributes and batches.
 
 Each is a ``keras.utils.PyDataset`` (``len()``, indexing, ``model.fit`` on any backend) and also a Python
-iterator that never ends, as Keras 2's were (``next(it)``, ``for x, y in it: ... break``). With a seed,
+iterator that never ends, as Keras 2's were (``next(it)``, ``it.next()``, ``for x, y in it: ... break``). With a seed,
 the first epoch's order is the one Keras 2 gives for that seed; augmentation draws depend only on
 (seed, epoch, batch), so parallel workers cannot change them. Files that fail to decode are dropped
 from their batch, warned about once and listed in ``skipped``.
@@ -24,7 +24,7 @@ from .._util.checks import check_choice
 from ..data.decode import Decoder, load_batch
 from ..data.scan import scan_folder, validate
 from ..data.skips import SkipLog
-from ..errors import DatasetError
+from ..errors import BatchIndexError, DatasetError, DatasetTypeError
 
 #: What Keras 2 counted as an image, plus the formats transferkit also decodes.
 WHITE_LIST_FORMATS = ("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff", "gif", "webp", "jfif")
@@ -37,7 +37,8 @@ class Iterator(keras.utils.PyDataset):
 
     def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        # batch_size=0 means nothing for samples, but an empty iterator accepts it, as Keras 2's did
+        if not isinstance(batch_size, (int, np.integer)) or batch_size < (1 if n else 0):
             raise DatasetError(f"`batch_size` is a positive integer; received {batch_size!r}.")
         self.n, self.batch_size, self.shuffle, self.seed = n, int(batch_size), shuffle, seed
         self.batch_index = 0
@@ -64,14 +65,14 @@ class Iterator(keras.utils.PyDataset):
             self.index_array = np.random.RandomState((self.seed + self.total_batches_seen) % 2**32).permutation(self.n)
 
     def __len__(self) -> int:
-        return (self.n + self.batch_size - 1) // self.batch_size
+        return (self.n + self.batch_size - 1) // self.batch_size if self.n else 0
 
     def __getitem__(self, idx: int) -> Any:
         length = len(self)
         if idx < 0:
             idx += length
         if not 0 <= idx < length:
-            raise IndexError(f"Batch {idx} asked of an iterator with {length} batches.")
+            raise BatchIndexError(f"Batch {idx} asked of an iterator with {length} batches (0 to {length - 1}).")
         with self.lock:
             if self.index_array is None:
                 self._set_index_array()
@@ -106,6 +107,10 @@ class Iterator(keras.utils.PyDataset):
             rng = self._rng(1 << 31, self.total_batches_seen)
         return self._get_batches_of_transformed_samples(indices, rng)
 
+    def next(self) -> Any:
+        """The next batch: Keras 2's name for ``next(iterator)``."""
+        return self.__next__()
+
     def _rng(self, *key: int) -> np.random.Generator:
         """Augmentation draws for one batch: fixed by (seed, key) when seeded, whatever thread asks."""
         return np.random.default_rng(None if self.seed is None else (self.seed % 2**32, *key))
@@ -114,9 +119,13 @@ class Iterator(keras.utils.PyDataset):
         raise NotImplementedError
 
     def _augment(self, x: np.ndarray, rng: Any) -> np.ndarray:
+        """A channels-last batch augmented, moved to the iterator's layout, then standardised."""
         generator = self.image_data_generator
         if generator is not None:
             x = generator.augment_batch(x, rng)
+        if self.data_format == "channels_first":
+            x = np.ascontiguousarray(np.moveaxis(x, 3, 1))
+        if generator is not None:
             x = generator.standardize_batch(x)
         return x
 
@@ -125,6 +134,8 @@ class Iterator(keras.utils.PyDataset):
         save_to_dir = getattr(self, "save_to_dir", None)
         if not save_to_dir:
             return
+        if self.data_format == "channels_first":
+            batch = np.moveaxis(batch, 1, 3)
         for image, index in zip(batch, indices):
             span = float(image.max() - image.min()) or 1.0
             pixels = ((image - image.min()) / span * 255).astype(np.uint8)
@@ -151,6 +162,7 @@ class BatchFromFiles(Iterator):
         keep_aspect_ratio: bool,
         dtype: str | None,
         save: tuple[Any, str, str],
+        data_format: str | None,
     ) -> None:
         if color_mode == "rgba":
             raise DatasetError("color_mode='rgba' is not supported (transferkit models take RGB); use 'rgb'.")
@@ -158,8 +170,8 @@ class BatchFromFiles(Iterator):
         self.target_size = tuple(int(s) for s in target_size)
         self.color_mode, self.interpolation, self.keep_aspect_ratio = color_mode, interpolation, keep_aspect_ratio
         self.decoder = Decoder(self.target_size, interpolation, color_mode, keep_aspect_ratio)  # type: ignore[arg-type]
-        self.image_shape = self.decoder.shape
-        self.data_format = "channels_last"
+        self.data_format = _data_format(generator, data_format)
+        self.image_shape = self.decoder.shape if self.data_format == "channels_last" else self.decoder.shape[::-1]
         self.dtype = dtype or keras.backend.floatx()
         self.save_to_dir, self.save_prefix, self.save_format = save
         self.skips = SkipLog()
@@ -235,12 +247,10 @@ class DirectoryIterator(BatchFromFiles):
         dtype: str | None = None,
     ) -> None:
         check_choice("class_mode", class_mode, list(self.allowed_class_modes))
-        if data_format not in (None, "channels_last"):
-            raise DatasetError(f"data_format={data_format!r} is not supported; transferkit uses 'channels_last'.")
         self._setup(
             image_data_generator, target_size=target_size, color_mode=color_mode, subset=subset,
             interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio, dtype=dtype,
-            save=(save_to_dir, save_prefix, save_format),
+            save=(save_to_dir, save_prefix, save_format), data_format=data_format,
         )  # fmt: skip
         self.directory, self.class_mode = os.fspath(directory), class_mode
         extensions = tuple("." + ext for ext in self.white_list_formats)
@@ -291,7 +301,7 @@ class DataFrameIterator(BatchFromFiles):
         batch_size: int = 32,
         shuffle: bool = True,
         seed: int | None = None,
-        data_format: str = "channels_last",
+        data_format: str | None = None,
         save_to_dir: str | None = None,
         save_prefix: str = "",
         save_format: str = "png",
@@ -305,7 +315,7 @@ class DataFrameIterator(BatchFromFiles):
         self._setup(
             image_data_generator, target_size=target_size, color_mode=color_mode, subset=subset,
             interpolation=interpolation, keep_aspect_ratio=keep_aspect_ratio, dtype=dtype,
-            save=(save_to_dir, save_prefix, save_format),
+            save=(save_to_dir, save_prefix, save_format), data_format=data_format,
         )  # fmt: skip
         self.directory, self.class_mode = os.fspath(directory or ""), class_mode
         df = dataframe.copy()
@@ -340,15 +350,18 @@ class DataFrameIterator(BatchFromFiles):
 
     def _check_columns(self, df: Any, x_col: str, y_col: Any, weight_col: str | None) -> None:
         mode = self.class_mode
-        wanted = [x_col] + ([] if mode in ("input", None) else list(y_col) if mode == "multi_output" else [y_col])
+        if mode == "multi_output" and not isinstance(y_col, list):
+            raise DatasetTypeError(f"class_mode='multi_output' needs y_col as a list of columns; received {y_col!r}.")
+        columns = list(y_col) if isinstance(y_col, (list, tuple)) else [y_col]
+        if mode not in ("multi_output", "raw") and len(columns) > 1:
+            raise DatasetTypeError(f"class_mode={mode!r} takes one y_col; received {y_col!r} (use 'raw').")
+        wanted = [x_col] + ([] if mode in ("input", None) else columns)
         missing = [c for c in wanted + ([weight_col] if weight_col else []) if c not in df.columns]
         if missing:
             raise DatasetError(
                 f"Column(s) {', '.join(map(repr, missing))} not in the DataFrame (it has "
                 f"{', '.join(map(str, df.columns))}); set x_col / y_col / weight_col."
             )
-        if mode == "multi_output" and not isinstance(y_col, list):
-            raise DatasetError(f"class_mode='multi_output' needs y_col as a list of columns; received {y_col!r}.")
         if not all(isinstance(v, str) for v in df[x_col]):
             raise DatasetError(f"Every value in x_col={x_col!r} must be a file name (str).")
         if mode in ("binary", "sparse") and not all(isinstance(v, str) for v in df[y_col]):
@@ -360,7 +373,10 @@ class DataFrameIterator(BatchFromFiles):
                 f"class_mode='binary' needs exactly 2 classes; y_col={y_col!r} has {df[y_col].nunique()}."
             )
         if weight_col and not np.issubdtype(df[weight_col].dtype, np.number):
-            raise DatasetError(f"weight_col={weight_col!r} must be numeric.")
+            raise DatasetTypeError(
+                f"weight_col={weight_col!r} must be numeric; received dtype {df[weight_col].dtype}. "
+                "Convert it with .astype(float)."
+            )
 
     @property
     def labels(self) -> Any:
@@ -369,6 +385,15 @@ class DataFrameIterator(BatchFromFiles):
     @property
     def sample_weight(self) -> Any:
         return self._sample_weight
+
+
+def _data_format(generator: Any, data_format: str | None) -> str:
+    """The iterator's layout: its generator's (Keras 2 passed it on), which ``data_format`` may only repeat."""
+    wanted = generator.data_format if generator is not None else data_format or keras.backend.image_data_format()
+    if data_format not in (None, wanted):
+        raise DatasetError(f"data_format={data_format!r} differs from the generator's {wanted!r}; leave it out.")
+    check_choice("data_format", wanted, ["channels_last", "channels_first"])
+    return wanted
 
 
 def _filter_classes(df: Any, y_col: str, classes: Sequence[str] | None) -> tuple[Any, list[str]]:
@@ -415,16 +440,26 @@ class NumpyArrayIterator(Iterator):
         if isinstance(x, (tuple, list)):
             misc = [np.asarray(v) for v in (x[1] if isinstance(x[1], list) else [x[1]])]
             x = x[0]
-        for name, other in [("y", y), ("sample_weight", sample_weight)] + [("x[1]", m) for m in misc]:
+        for m in misc:
+            if len(m) != len(x):
+                raise DatasetError(
+                    f"All of the arrays in `x` should have the same length; received {len(x)} images and "
+                    f"{len(m)} entries in an array of x[1]."
+                )
+        for name, other in [("`y` (labels)", y), ("`sample_weight`", sample_weight)]:
             if other is not None and len(other) != len(x):
-                raise DatasetError(f"`x` has {len(x)} images but `{name}` has {len(other)} entries; they must match.")
+                raise DatasetError(
+                    f"`x` (images tensor) and {name} should have the same length; received {len(x)} images and "
+                    f"{len(other)} entries."
+                )
         check_choice("subset", subset, [None, "training", "validation"])
         if subset is not None:
             cut = int(len(x) * image_data_generator._validation_split)
             if y is not None and not ignore_class_split and not np.array_equal(np.unique(y[:cut]), np.unique(y[cut:])):
                 raise DatasetError(
-                    "The training and validation subsets hold different classes after the split; shuffle the "
-                    "arrays first (they look sorted by label) or pass ignore_class_split=True."
+                    "Training and validation subsets have different number of classes after the split "
+                    f"(validation: {np.unique(y[:cut]).tolist()}, training: {np.unique(y[cut:]).tolist()}); shuffle "
+                    "the arrays first (they look sorted by label) or pass ignore_class_split=True."
                 )
             part = slice(None, cut) if subset == "validation" else slice(cut, None)
             x, misc = x[part], [m[part] for m in misc]
@@ -437,13 +472,17 @@ class NumpyArrayIterator(Iterator):
         self.y = None if y is None else np.asarray(y)
         self.sample_weight = None if sample_weight is None else np.asarray(sample_weight)
         self.image_data_generator = image_data_generator
-        self.data_format = "channels_last"
+        self.data_format = _data_format(image_data_generator, data_format)
         self.save_to_dir, self.save_prefix, self.save_format = save_to_dir, save_prefix, save_format
         super().__init__(len(self.x), batch_size, shuffle, seed)
 
     def _get_batches_of_transformed_samples(self, index_array: np.ndarray, rng: Any = None) -> Any:
         rng = rng if rng is not None else np.random.default_rng()
-        batch_x = self._augment(self.x[index_array].astype(np.float32), rng).astype(self.dtype, copy=False)
+        work = np.float64 if np.dtype(self.dtype) == np.float64 else np.float32  # float64 asked: whiten in it
+        batch = self.x[index_array].astype(work)
+        if self.data_format == "channels_first":
+            batch = np.moveaxis(batch, 1, 3)
+        batch_x = self._augment(batch, rng).astype(self.dtype, copy=False)
         self._save(batch_x, index_array)
         inputs = batch_x if not self.x_misc else [batch_x] + [m[index_array] for m in self.x_misc]
         if self.y is None:
