@@ -15,11 +15,14 @@ one run measures a full epoch through:
   (``image_folder`` defaults to bilinear, as transferkit's prediction does: better, for about the same cost,
   as the augmented batches are resized and warped in one pass either way),
 - the ``image_folder`` dataset read the way ``model.fit`` reads it (Keras's PyDataset adapter, whose
-  worker threads prefetch batches).
+  worker threads prefetch batches),
+- Keras's legacy generator and transferkit's drop-in each feeding one epoch of ``model.fit`` on a tiny model
+  (global pooling and a softmax ``Dense``: the data pipeline is the cost), as Keras 2 code trains.
 
 After one warm-up batch each, every pipeline runs one epoch per round, ``--repeat`` rounds (so a slow
 spell of a shared machine slows them all alike); the table gives the best and the median.
-Usage: ``python -m bench data`` or ``python -m bench.bench_data --images 504 --repeat 3``.
+The last line is the ``fit`` case: ``inside model.fit img/s: keras legacy X, transferkit Y, ratio Z``.
+Usage: ``python -m bench data`` or ``python -m bench.bench_data --images 600 --repeat 3``.
 """
 
 from __future__ import annotations
@@ -72,16 +75,34 @@ def _rescale(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _epoch(batches: Callable[[], Any]) -> tuple[float, float, int]:
+def _epoch(run: Callable[[], int]) -> tuple[float, float, int]:
     """Wall seconds and CPU seconds (all threads of this process) for one pass, and the images it produced."""
-    start, cpu, images = time.perf_counter(), time.process_time(), 0
-    for batch in batches():
-        images += len(batch[0])
+    start, cpu = time.perf_counter(), time.process_time()
+    images = run()
     return time.perf_counter() - start, time.process_time() - cpu, images
 
 
-def _indexed(sequence: Any) -> Callable[[], Any]:
-    return lambda: (sequence[i] for i in range(len(sequence)))
+def _counted(batches: Callable[[], Any]) -> Callable[[], int]:
+    return lambda: sum(len(batch[0]) for batch in batches())
+
+
+def _indexed(sequence: Any) -> Callable[[], int]:
+    return _counted(lambda: (sequence[i] for i in range(len(sequence))))
+
+
+def _fitted(iterator: Any) -> Callable[[], int]:
+    """One epoch of ``model.fit`` on a tiny model fed by ``iterator``."""
+    import keras
+
+    model = keras.Sequential([keras.Input((*SIZE, 3)), keras.layers.GlobalAveragePooling2D(),
+                              keras.layers.Dense(iterator.num_classes, activation="softmax")])  # fmt: skip
+    model.compile("adam", "categorical_crossentropy")
+
+    def run() -> int:
+        model.fit(iterator, epochs=1, verbose=0)
+        return int(iterator.n)
+
+    return run
 
 
 def measure(folder: Path, repeat: int) -> list[tuple[str, list[float], list[float]]]:
@@ -105,19 +126,23 @@ def measure(folder: Path, repeat: int) -> list[tuple[str, list[float], list[floa
         yield from adapter.get_numpy_iterator()
         adapter.on_epoch_end()
 
+    fit_keras_it = KerasGenerator(**ARTICLE).flow_from_directory(str(folder), **flow)
+    fit_ours_it = ImageDataGenerator(**ARTICLE).flow_from_directory(folder, **flow)
     pipelines = [
         ("keras legacy ImageDataGenerator", _indexed(keras_it)),
         ("transferkit ImageDataGenerator", _indexed(ours_it)),
         ("transferkit image_folder", _indexed(folder_ds)),
         ("transferkit image_folder, nearest resize (the legacy default)", _indexed(nearest_ds)),
-        (f"transferkit image_folder, as fit reads it ({folder_ds.workers} workers)", as_fit_reads_it),
+        (f"transferkit image_folder, as fit reads it ({folder_ds.workers} workers)", _counted(as_fit_reads_it)),
+        ("keras legacy ImageDataGenerator inside model.fit", _fitted(fit_keras_it)),
+        ("transferkit ImageDataGenerator inside model.fit", _fitted(fit_ours_it)),
     ]
-    for _, batches in pipelines:
-        next(iter(batches()))  # warm-up: thread pools, imports, first allocations
+    for iterator in (keras_it, ours_it, folder_ds, nearest_ds, fit_keras_it, fit_ours_it):
+        iterator[0]  # warm-up: thread pools, imports, first allocations
     results: list[tuple[str, list[float], list[float]]] = [(name, [], []) for name, _ in pipelines]
     for round_ in range(repeat):  # rounds, so that a slow spell of the machine slows every pipeline alike
-        for (name, rates, per_cpu), (_, batches) in zip(results, pipelines):
-            seconds, cpu_seconds, images = _epoch(batches)
+        for (name, rates, per_cpu), (_, run) in zip(results, pipelines):
+            seconds, cpu_seconds, images = _epoch(run)
             rates.append(images / seconds)
             per_cpu.append(images / cpu_seconds)
             print(f"  round {round_ + 1}, {name}: {rates[-1]:.0f} images/s", flush=True)  # progress
@@ -139,11 +164,15 @@ def report(results: list[tuple[str, list[float], list[float]]], count: int) -> N
         )
     print("img/s is wall clock (what training waits for); img/CPU-s counts the work of every thread, so it does")
     print("not depend on how many cores are free. Other processes on the machine lower the first, not the second.")
+    fit = {name: statistics.median(rates) for name, rates, _ in results if "inside model.fit" in name}
+    legacy, ours = fit["keras legacy ImageDataGenerator inside model.fit"], fit[
+        "transferkit ImageDataGenerator inside model.fit"]  # fmt: skip
+    print(f"inside model.fit img/s: keras legacy {legacy:.0f}, transferkit {ours:.0f}, ratio {ours / legacy:.1f}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=504, help="how many JPEGs to make (at least 500 for the issue)")
+    parser.add_argument("--images", type=int, default=600, help="how many JPEGs to make (600 for the issue)")
     parser.add_argument("--repeat", type=int, default=3, help="epochs timed per pipeline")
     args, _ = parser.parse_known_args(argv)  # `python -m bench data` leaves its own arguments
     with tempfile.TemporaryDirectory(prefix="transferkit-bench-") as tmp:

@@ -53,3 +53,5 @@ def test_keras_preprocessing_suite_passes_wherever_keras3_does(
     assert set(ours) == set(control)
     regressions = sorted(test for test, outcome in control.items() if outcome == "passed" != ours[test])
     assert not regressions, f"Keras 3 passes, transferkit does not: {regressions}\n{logs['transferkit'][-5000:]}"
+    # and the two Keras 3 fails (its iterators have no .next()): transferkit passes the whole suite
+    assert all(outcome == "passed" for outcome in ours.values()), logs["transferkit"][-5000:]
