@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # constraints.txt pins what is tested; /opt/wheels (where present) holds the CPU build of torch.
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt $(if $(wildcard /opt/wheels),--find-links /opt/wheels)
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ test: lint
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
+
+# Damaged image files, many more than `make test` tries (tests/data/test_fuzz_images.py): about a minute.
+fuzz: $(VENV)/.installed-test
+	TRANSFERKIT_FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest tests/data/test_fuzz_images.py -p no:xdist -q
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,7 @@ small real labelled folder. Shared helpers (subprocesses, the in-process CLI, zo
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,3 +143,17 @@ def multi_label_onnx(multi_label_run: tuple[Path, Path]) -> Path:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "all labels agree 100.0% on 40 images" in result.stdout, result.stdout
     return out / "model.onnx"
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MB tmpfs: room for a run's small files, not for a model."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode(errors='replace').strip()}); needs root")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -21,6 +21,7 @@ refines, so ``except ValueError`` keeps working::
     │   └── HashMismatchError                       the file is not the one the registry names
     ├── DoctorError             (ValueError)        a doctor check or fixes.json that cannot be done as given
     ├── RunFolderError          (FileExistsError)   a run folder holding a run the command was not told to replace
+    ├── DiskFullError           (OSError)           no space left for a file (nothing partial is left behind)
     └── Interrupted                                 Ctrl-C or SIGTERM stopped training (exit 130)
 
     SkippedFileWarning          (UserWarning)       a dataset skipped a file (its path and the reason)
@@ -101,6 +102,10 @@ class HashMismatchError(WeightsError):
 
 class DoctorError(TransferkitError, ValueError):
     """``transferkit doctor`` cannot check a folder or perform a ``fixes.json`` (bad file, a path outside it)."""
+
+
+class DiskFullError(TransferkitError, OSError):
+    """A file that did not fit on its disk: the partial file is removed and any previous one kept."""
 
 
 class RunFolderError(TransferkitError, FileExistsError):

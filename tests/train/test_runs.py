@@ -247,3 +247,59 @@ def test_a_bad_time_budget_is_one_line(tmp_path: Path, budget: str) -> None:
     result = subprocess.run([EXE, "train", str(tmp_path), "--out", str(tmp_path / "run"), f"--time-budget={budget}"],
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 2 and "is not a duration" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_second_run_in_a_folder_in_use_is_refused_at_once(textures: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = [EXE, "train", str(textures[0]), "--val-split", "0.25", "--out", str(out), "--image-size", "64",
+            "--epochs", "20", "--fine-tune-epochs", "0", "--no-cache-features", "--batch-size", "8",
+            "--quiet"]  # fmt: skip
+    first = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and first.poll() is None and not (out / "run.json").exists():
+            time.sleep(0.2)
+        assert first.poll() is None, first.communicate()[1][-2000:]
+        settings = (out / "run.json").read_text()
+        started = time.monotonic()
+        second = cli("train", textures[0], "--out", out, "--overwrite", "--quiet")
+        assert second.returncode != 0 and time.monotonic() - started < 60
+        assert f"is in use by another transferkit train (pid {first.pid})" in second.stderr, second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1 and (out / "run.json").read_text() == settings
+    finally:
+        first.kill()
+        first.communicate()
+    resumed = cli("train", textures[0], "--out", out, "--overwrite", "--epochs", "1", "--quiet")  # the kill freed it
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+
+@pytest.mark.parametrize("when", ["before the first checkpoint", "after an epoch"])
+def test_a_run_killed_hard_finishes_after_the_same_command(
+    textures: tuple[Path, Path], tmp_path: Path, when: str
+) -> None:
+    """SIGKILL (no handler runs, no checkpoint is written on the way out) as soon as the run folder is written
+    (planning and caching the features), or after the first fine-tuning epoch: the same command (with --resume
+    where a checkpoint was left) finishes with a model that loads and predicts, and no temporary file is left."""
+    out = tmp_path / "run"
+    args = ["train", str(textures[0]), "--val-split", "0.25", "--out", str(out), "--image-size", "64",
+            "--fine-tune-epochs", "6", "--batch-size", "8", "--quiet"]  # fmt: skip
+    proc = subprocess.Popen([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if when == "before the first checkpoint" and (out / "run.json").exists():  # planning and caching begin
+            break
+        if when == "after an epoch" and (out / "checkpoint.json").exists():
+            if json.loads((out / "checkpoint.json").read_text())["epochs_done"] >= 2:  # the head and one epoch
+                break
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert not (out / "model.keras").exists()
+    assert (out / "checkpoint.json").exists() == (when == "after an epoch")
+    again = cli(*args, *(["--resume"] if (out / "checkpoint.json").exists() else []))
+    assert again.returncode == 0, again.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["val_accuracy"] > 0.5 and not list(out.glob(".*.tmp*"))
+    predicted = cli("predict", "--model", out / "model.keras", "--json", sorted(textures[1].rglob("*.jpg"))[0])
+    assert predicted.returncode == 0 and json.loads(predicted.stdout)[0]["predictions"]

@@ -46,6 +46,21 @@ def test_fetch_downloads_verifies_and_caches(
     assert url in err
 
 
+def test_a_download_onto_a_full_disk_is_one_clear_error_and_leaves_nothing(
+    server: LoopbackServer, data: bytes, small_disk: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from transferkit.errors import DiskFullError
+
+    cache = small_disk / "cache"
+    cache.mkdir()
+    (cache / "filler").write_bytes(b"\0" * (os.statvfs(cache).f_bavail * os.statvfs(cache).f_frsize - 50_000))
+    monkeypatch.setenv("TRANSFERKIT_CACHE_DIR", str(cache))
+    url = server.route(f"/w/{FILENAME}", data)  # 220 kB, where 50 kB are free
+    with pytest.raises(DiskFullError, match=f"No space left in '{cache}' for '{FILENAME}': it needs more than"):
+        weights.fetch(WeightFile(FILENAME, url, sha256(data)))
+    assert leftovers(cache) == ["filler"]
+
+
 def test_cached_file_is_not_downloaded_again(server: LoopbackServer, data: bytes) -> None:
     url = server.route(f"/w/{FILENAME}", data)
     file = WeightFile(FILENAME, url, sha256(data))

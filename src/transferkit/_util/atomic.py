@@ -1,12 +1,17 @@
-"""Writing files so an interrupted write never leaves a half-written file under the real name."""
+"""Writing files so an interrupted write never leaves a half-written file under the real name, and a full disk is
+one clear :class:`~transferkit.errors.DiskFullError` (the previous file, if any, untouched)."""
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from ..errors import DiskFullError
 
 
 def _parts(final: Path) -> tuple[str, str]:
@@ -40,6 +45,30 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield temp
         os.replace(temp, final)
+    except Exception as exc:
+        if not _out_of_space(exc):
+            raise
+        written = temp.stat().st_size if temp.exists() else 0
+        temp.unlink(missing_ok=True)  # before measuring what is free: the partial file goes
+        free = shutil.disk_usage(final.parent).free
+        raise DiskFullError(
+            f"No space left in '{final.parent}' for '{final.name}': it needs more than {_size(written)} (written "
+            f"when the disk filled), {_size(free)} is free; free some space or choose another folder."
+        ) from None
     finally:
         if temp.exists():
             temp.unlink()
+
+
+def _out_of_space(exc: BaseException | None) -> bool:
+    """Whether ``exc`` or what caused it (Keras and zipfile wrap OSErrors) is a full disk or quota."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _size(count: int) -> str:
+    return f"{count / 1e6:.1f} MB" if count >= 100_000 else f"{count:,} bytes"

@@ -12,12 +12,15 @@ Keras, decides where weights come from (cache, mirror, offline mode; see :mod:`t
 from __future__ import annotations
 
 import os
+import shutil
+import warnings
 from typing import Any
 
 import keras
+import numpy as np
 
 from .._util.atomic import atomic_path
-from ..errors import ModelFileError
+from ..errors import DiskFullError, ModelFileError
 from ..zoo import registry, weights as weights_mod
 from ..zoo.specs import ModelSpec
 from .backbones import efficientnet_lite
@@ -124,8 +127,22 @@ def _load_package_weights(model: Any, spec: ModelSpec, include_top: bool) -> Non
             cached.unlink(missing_ok=True)
     assert spec.package_weights is not None
     _load_file(model, os.fspath(weights_mod.package_file(spec.package_weights)), spec, include_top)
-    with atomic_path(cached) as temp:
-        model.save_weights(temp)
+    # the cache only saves the next conversion: on a full disk the model is loaded all the same. Checked before
+    # writing: h5py reports a failed write from a destructor as well, as a stray traceback
+    needed = sum(int(np.prod(w.shape)) * 4 for w in model.weights) + 1_000_000
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(cached.parent).free
+    try:
+        if free < needed:
+            raise DiskFullError(
+                f"No space left in '{cached.parent}' for '{cached.name}': it needs about {needed / 1e6:.1f} MB, "
+                f"{free / 1e6:.1f} MB is free."
+            )
+        with atomic_path(cached) as temp:
+            model.save_weights(temp)
+    except DiskFullError as exc:
+        warnings.warn(f"{exc} The converted weights were not cached; they will be converted again next time.",
+                      stacklevel=3)  # fmt: skip
 
 
 def _load_file(model: Any, path: str, spec: ModelSpec, include_top: bool) -> None:

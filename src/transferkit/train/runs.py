@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .. import report
+from .._util.lock import FolderLock
 from ..data import image_folder, image_table
 from ..data.groups import NEAR_DUPLICATE_BITS
 from ..errors import DatasetError, Interrupted, RunFolderError
@@ -144,7 +145,17 @@ def train(
     settings: TrainSettings, resume: bool = False, overwrite: bool = False, progress: Progress | str = "human"
 ) -> dict[str, Any]:
     """Run (or resume) a training run; returns the metrics written to ``metrics.json``. ``progress`` is a
-    :class:`~transferkit.train.progress.Progress` or its kind (``"human"``, ``"json"``, ``"quiet"``)."""
+    :class:`~transferkit.train.progress.Progress` or its kind (``"human"``, ``"json"``, ``"quiet"``).
+
+    One run at a time in a folder: a second ``train`` pointed at a folder in use is refused at once
+    (:class:`~transferkit._util.lock.FolderLock`), before it reads any data."""
+    with FolderLock(settings.out, "transferkit train") as lock:
+        return _train(settings, resume, overwrite, progress, lock)
+
+
+def _train(
+    settings: TrainSettings, resume: bool, overwrite: bool, progress: Progress | str, lock: FolderLock
+) -> dict[str, Any]:
     begun = time.perf_counter()
     out = Path(settings.out)
     show = make(progress) if isinstance(progress, str) else progress
@@ -174,6 +185,7 @@ def train(
             load_checkpoint(classifier.model, out / CHECKPOINT)
         show.note(f"Resuming '{out}' after epoch {done}.")
     else:  # the input is good: only now is the folder touched
+        lock.take()  # the folder is created here, and locked
         for stale in (MODEL, report.METRICS_FILE, CHECKPOINT, STATE):
             (out / stale).unlink(missing_ok=True)
         write_json(out / SETTINGS, asdict(settings))
