@@ -45,12 +45,7 @@ def render(
 ) -> str:
     """The whole page for the metrics of :func:`transferkit.report.write_report`."""
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>",
-        f"<h1>{escape(title)}</h1>",
-        f'<p class="sub">{escape(_subtitle(metrics))}</p>',
+        *_opening(title, _subtitle(metrics)),
         _headline(metrics),
         _per_class(metrics),
         _section("Confusion matrix", _plot(plots.get(CONFUSION_FILE), "confusion matrix"))
@@ -61,8 +56,23 @@ def render(
     if RELIABILITY_FILE in plots:
         parts.append(_calibration(metrics, plots[RELIABILITY_FILE]))
     parts += [_model_choice(metrics), _mistakes(metrics, thumbnails), _skipped(metrics), _settings(metrics)]
-    parts.append("</main></body></html>")
-    return "\n".join(parts) + "\n"
+    return _closed(parts)
+
+
+def _opening(title: str, subtitle: str) -> list[str]:
+    """The page's head (self-contained: the CSS inline), its title and subtitle."""
+    return [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>",
+        f"<h1>{escape(title)}</h1>",
+        f'<p class="sub">{escape(subtitle)}</p>',
+    ]
+
+
+def _closed(parts: list[str]) -> str:
+    return "\n".join([*parts, "</main></body></html>"]) + "\n"
 
 
 def render_multi_label(
@@ -70,12 +80,7 @@ def render_multi_label(
 ) -> str:
     """The page for a multi-label model (:mod:`transferkit.report.multilabel`'s metrics)."""
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(title)}</title><style>{_CSS}</style></head><body><main>",
-        f"<h1>{escape(title)}</h1>",
-        f'<p class="sub">{escape(_subtitle(metrics))} · multi-label</p>',
+        *_opening(title, f"{_subtitle(metrics)} · multi-label"),
         _multi_headline(metrics),
         _per_label(metrics),
         _section("Label co-occurrence", _plot(plots.get(COOCCURRENCE_FILE), "label co-occurrence"))
@@ -85,8 +90,7 @@ def render_multi_label(
     if CURVES_FILE in plots:
         parts.append(_section("Training curves", _plot(plots[CURVES_FILE], "training curves")))
     parts += [_label_errors(metrics, thumbnails), _skipped(metrics), _settings(metrics)]
-    parts.append("</main></body></html>")
-    return "\n".join(parts) + "\n"
+    return _closed(parts)
 
 
 def _multi_headline(metrics: Mapping[str, Any]) -> str:
