@@ -1,4 +1,4 @@
-"""A full disk (``small_disk``: a tmpfs mounted for the test; skipped where mounting is not allowed): saving a
+"""A full disk (``small_disk``: a 3 MB tmpfs mounted for the test): saving a
 model and a training run end with one line naming the folder and the size, leave no partial file, and keep the
 previous good file; the converted-weights cache is skipped with a warning (the model still loads). A download
 on a full disk: ``tests/zoo/test_weights.py``."""

@@ -55,11 +55,14 @@ class RegistryError(TransferkitError, ValueError):
 
 
 class ImageError(TransferkitError, ValueError):
-    """A file that is missing or cannot be decoded as an image."""
+    """A file that is missing or cannot be decoded as an image. ``kind`` says which way, for callers that answer
+    differently (the server's HTTP status): ``"missing"``, ``"empty"``, ``"format"`` (not an image Pillow reads),
+    ``"pixels"`` (over the pixel limit), ``"corrupt"`` or ``"other"``."""
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, kind: str = "other") -> None:
         self.path = path
         self.reason = reason
+        self.kind = kind
         super().__init__(f"cannot read image '{path}': {reason}")
 
 

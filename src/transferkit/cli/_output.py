@@ -22,6 +22,23 @@ def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> None:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
+def fraction(what: str, example: str, *, zero: bool = True) -> Any:
+    """An argparse ``type`` for a number from 0 (or just above, ``zero=False``) to 1: a probability, a precision."""
+    import argparse
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (0.0 <= value if zero else 0.0 < value) or not value <= 1.0:
+            bounds = "between 0 and 1" if zero else "above 0 and at most 1"
+            raise argparse.ArgumentTypeError(f"a {what} {bounds} (e.g. {example}) is needed. Received: {text!r}")
+        return value
+
+    return parse
+
+
 def megabytes(n: int | None) -> str:
     return "-" if n is None else f"{n / 1e6:.1f} MB"
 

@@ -13,7 +13,7 @@ import argparse
 import json
 from typing import Any
 
-from ._output import error
+from ._output import error, fraction
 
 DEFAULT_MODEL = "efficientnet_lite0"
 
@@ -30,7 +30,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--tta", action="store_true", help="average each image's prediction with its mirror image's")
     p.add_argument(
         "--min-confidence",
-        type=_probability,
+        type=fraction("probability", "0.6"),
         default=None,
         metavar="P",
         help="answer 'unsure' for an image whose top probability is below P (0 to 1, e.g. 0.6)",
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     for exc in errors:
         error(str(exc))
     if multi_label:
-        return _multi_label(args, rows, thresholds or [], familiarity) or (1 if errors else 0)
+        return _multi_label(args, rows, thresholds, familiarity) or (1 if errors else 0)
     floor = args.min_confidence
     answers = floor is not None or thresholds is not None
     if args.json:
@@ -72,17 +72,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _multi_label(
-    args: argparse.Namespace, rows: list[Any], thresholds: list[Any], familiarity: list[dict[str, Any]] | None
+    args: argparse.Namespace, rows: list[Any], thresholds: list[Any] | None, familiarity: list[dict[str, Any]] | None
 ) -> int:
     """Every label at or above its threshold, then the top ``--top`` probabilities."""
+    from ..runtime.confidence import label_thresholds
+
     if args.min_confidence is not None:
         error(f"'{args.model}' is a multi-label model: each label has its own threshold, so --min-confidence "
               "does not apply; drop it.")  # fmt: skip
         return 2
     payload = []
     for n, (path, preds) in enumerate(rows):
-        on = [p for p in preds if p["probability"] >= (0.5 if thresholds[p["class_index"]] is None else
-                                                      thresholds[p["class_index"]])]  # fmt: skip
+        cuts = label_thresholds(thresholds, len(preds))  # preds: every label, most probable first
+        on = [p for p in preds if p["probability"] >= cuts[p["class_index"]]]
         payload.append({"image": path, "labels": on, "predictions": preds[: args.top],
                         **(familiarity[n] if familiarity else {})})  # fmt: skip
     if args.json:
@@ -98,16 +100,6 @@ def _multi_label(
         for rank, p in enumerate(entry["predictions"], 1):
             print(f"  {rank}. {p['label']:<{width}}  {p['probability']:7.2%}  (label {p['class_index']})")
     return 0
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"a probability between 0 and 1 (e.g. 0.6) is needed. Received: {text!r}")
-    return value
 
 
 #: (image, top predictions -- every label's for a multi-label model) rows, the errors, the model's per-class

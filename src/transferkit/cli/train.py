@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._output import fraction
 from .predict import DEFAULT_MODEL
 
 
@@ -59,7 +60,7 @@ def add_parser(commands: Any) -> None:
     )
     p.add_argument(
         "--target-precision",
-        type=_precision,
+        type=fraction("precision", "0.95", zero=False),
         default=None,
         metavar="P",
         help="save per-class thresholds, chosen on the validation images, below which `predict` answers 'unsure' "
@@ -73,7 +74,7 @@ def add_parser(commands: Any) -> None:
     )
     p.add_argument(
         "--threshold",
-        type=_precision,
+        type=fraction("threshold", "0.5", zero=False),
         default=None,
         metavar="P",
         help="with --multi-label: the decision threshold of every label instead of each one's best (0 to 1)",
@@ -120,16 +121,6 @@ def run(args: argparse.Namespace) -> int:
     kind = "quiet" if args.quiet else "json" if args.json_progress else "human"
     train(settings, resume=args.resume, overwrite=args.overwrite, progress=kind)
     return 0
-
-
-def _precision(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"a precision above 0 and at most 1 (e.g. 0.95) is needed. Received: {text!r}")
-    return value
 
 
 def duration(text: str) -> float | None:

@@ -28,7 +28,7 @@ import os
 import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Union
+from typing import IO, Any, Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -36,7 +36,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .. import config
 from ..errors import ImageError
 
-ImageSource = Union[str, "os.PathLike[str]", Image.Image, np.ndarray]
+#: A path, an open binary file (an upload's bytes), a PIL image or an array.
+ImageSource = Union[str, "os.PathLike[str]", IO[bytes], Image.Image, np.ndarray]
 
 #: File endings treated as images when scanning folders (compared case-insensitively).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".jfif")
@@ -49,46 +50,61 @@ def describe(source: ImageSource) -> str:
         return os.fspath(source)
     if isinstance(source, Image.Image):
         return getattr(source, "filename", "") or f"<PIL image {source.size[0]}x{source.size[1]}>"
+    if not isinstance(source, np.ndarray):
+        return str(getattr(source, "name", "image"))  # an open file
     return f"<array {'x'.join(map(str, np.shape(source)))}>"
 
 
 @contextmanager
-def _opened(path: str, limit: int | None) -> Iterator[Image.Image]:
-    """The file opened by Pillow (header read, no pixels), or :class:`ImageError` saying why it cannot be:
-    the one mapping of every way a file fails to the reason a user reads."""
+def _opened(source: str | IO[bytes], limit: int | None) -> Iterator[Image.Image]:
+    """The file (a path, or an open binary file such as an upload's bytes) opened by Pillow (header read, no
+    pixels), or :class:`ImageError` saying why it cannot be: the one mapping of every way a file fails to the
+    reason a user reads (and its ``kind``)."""
     limit = limit or config.max_pixels()
     if limit > (Image.MAX_IMAGE_PIXELS or 0):
         Image.MAX_IMAGE_PIXELS = limit  # Pillow's own check would refuse before ours
+    path = source if isinstance(source, str) else str(getattr(source, "name", "image"))
     try:
-        info = os.stat(path)
-        if stat.S_ISDIR(info.st_mode):
-            raise ImageError(path, "it is a folder, not an image file")
-        if not stat.S_ISREG(info.st_mode):
-            raise ImageError(path, "not a regular file")  # a FIFO would block the reader forever
-        if info.st_size == 0:
-            raise ImageError(path, "the file is empty (0 bytes)")
-        with Image.open(path) as img:
+        if isinstance(source, str):
+            info = os.stat(source)
+            if stat.S_ISDIR(info.st_mode):
+                raise ImageError(path, "it is a folder, not an image file")
+            if not stat.S_ISREG(info.st_mode):
+                raise ImageError(path, "not a regular file")  # a FIFO would block the reader forever
+            empty = info.st_size == 0
+        else:
+            empty = source.seek(0, os.SEEK_END) == 0
+            source.seek(0)
+        if empty:
+            raise ImageError(path, "the file is empty (0 bytes)", "empty")
+        with Image.open(source) as img:
             width, height = img.size
             if width * height > limit:
                 raise ImageError(
                     path, f"{width}x{height} is {width * height:,} pixels, over the limit of {limit:,} "
-                    f"(a decompression bomb?); {_BIGGER}",
+                    f"(a decompression bomb?); {_BIGGER}", "pixels",
                 )  # fmt: skip
             yield img
     except ImageError:
         raise
     except FileNotFoundError:
-        raise ImageError(path, "broken link" if os.path.islink(path) else "no such file") from None
+        raise ImageError(path, "broken link" if os.path.islink(path) else "no such file", "missing") from None
     except PermissionError:
         raise ImageError(path, "permission denied") from None
     except UnidentifiedImageError:
-        raise ImageError(path, "not an image format Pillow can read") from None
+        raise ImageError(path, "not an image format Pillow can read", "format") from None
     except Image.DecompressionBombError as exc:
-        raise ImageError(path, f"{exc} (a decompression bomb?); {_BIGGER}") from None
+        raise ImageError(path, f"{exc} (a decompression bomb?); {_BIGGER}", "pixels") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         if getattr(exc, "errno", None) == errno.ELOOP:
             raise ImageError(path, "symlink loop") from None
-        raise ImageError(path, f"the file is truncated or corrupt ({exc})") from None
+        raise ImageError(path, f"the file is truncated or corrupt ({exc})", "corrupt") from None
+
+
+def check(source: str | IO[bytes], limit: int | None = None) -> None:
+    """:class:`ImageError` unless ``source`` can be an image, from its header alone (fast: no pixel decoded)."""
+    with _opened(source, limit):
+        return
 
 
 def probe(path: str, limit: int | None = None) -> str | None:
@@ -98,10 +114,10 @@ def probe(path: str, limit: int | None = None) -> str | None:
     pixels. A truncated file is only found when it is decoded.
     """
     try:
-        with _opened(path, limit):
-            return None
+        check(path, limit)
     except ImageError as exc:
         return exc.reason
+    return None
 
 
 def open_rgb(source: ImageSource, draft_size: tuple[int, int] | None = None, limit: int | None = None) -> Image.Image:
@@ -115,7 +131,7 @@ def open_rgb(source: ImageSource, draft_size: tuple[int, int] | None = None, lim
         return _array_to_rgb(source)
     if isinstance(source, Image.Image):
         return _to_rgb(ImageOps.exif_transpose(source) or source)
-    with _opened(os.fspath(source), limit) as img:
+    with _opened(source if hasattr(source, "read") else os.fspath(source), limit) as img:  # type: ignore[arg-type]
         if draft_size is not None and img.format == "JPEG":
             img.draft("RGB", draft_size)
         img.load()

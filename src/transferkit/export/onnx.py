@@ -37,6 +37,7 @@ from ..data import images as image_files
 from ..errors import ExportError, ModelFileError
 from ..models.preprocess import input_spec
 from ..report.files import VALIDATION_FILE
+from ..runtime.confidence import label_thresholds
 from ..runtime.onnx import FAMILIAR_KEY, METADATA_KEY, OnnxClassifier
 from .keras_file import metadata
 from .onnx_graph import simplify, uint8_input
@@ -110,7 +111,8 @@ def export_onnx(
     if labels is not None and len(labels) != len(pixels):
         raise ExportError(f"{len(labels)} labels for {len(pixels)} images: give one class index per image.")
     info = {**metadata(classifier), "onnx": {"input_dtype": input_dtype, "int8": int8}}
-    cuts = (classifier.thresholds or [0.5] * len(classifier.class_names)) if classifier.multi_label else None
+    count = len(classifier.class_names)
+    cuts = label_thresholds(classifier.thresholds, count) if classifier.multi_label else None
     floor = MIN_AGREEMENT if min_agreement is None else min_agreement
     with atomic_path(path) as temp:
         with warnings.catch_warnings():  # the tracer's notes on Python booleans: the parity gate is the check
@@ -168,7 +170,7 @@ def check_parity(
     expected = np.asarray(model.predict(pixels, verbose=0), np.float64)
     got = np.asarray(OnnxClassifier(onnx_path).probabilities(pixels, calibrated=False), np.float64)
     if thresholds is not None:
-        cut = np.array([0.5 if t is None else t for t in thresholds])
+        cut = np.array(label_thresholds(thresholds, len(thresholds)))
         agreement = float(((got >= cut) == (expected >= cut)).all(axis=1).mean())
         right = None
         if labels is not None:

@@ -16,6 +16,7 @@ from ..errors import DatasetError
 from ..report import compute_metrics
 from ..report.multilabel import multi_label_metrics
 from ..runtime import tta as tta_views
+from ..runtime.confidence import label_thresholds
 
 
 class Source(NamedTuple):
@@ -101,12 +102,9 @@ def _keras(model_path: str | os.PathLike[str], data_dir: str | os.PathLike[str],
             classifier.model, pixels, batch_size, temperature=classifier.temperature, multi_label=classifier.multi_label
         )
 
-    thresholds = _thresholds(classifier) if classifier.multi_label else None
-    return Source(run, batches(), classifier.class_names, dataset.skipped, thresholds)
-
-
-def _thresholds(model: Any) -> list[float]:
-    return [0.5 if t is None else float(t) for t in (model.thresholds or [None] * len(model.class_names))]
+    names = classifier.class_names
+    thresholds = label_thresholds(classifier.thresholds, len(names)) if classifier.multi_label else None
+    return Source(run, batches(), names, dataset.skipped, thresholds)
 
 
 def _check_kind(multi_label: bool, model_path: Any, data_dir: Any) -> None:
@@ -154,7 +152,7 @@ def _onnx(model_path: str | os.PathLike[str], data_dir: str | os.PathLike[str], 
             if len(pixels):
                 yield pixels, labels
 
-    thresholds = _thresholds(model) if model.multi_label else None
+    thresholds = label_thresholds(model.thresholds, len(model.class_names)) if model.multi_label else None
     return Source(model.probabilities, batches(), model.class_names, found.skips.entries, thresholds)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from .._util.atomic import atomic_path
 from ..errors import DatasetError, ImageError
-from ..runtime.confidence import apply_temperature
+from ..runtime.confidence import apply_temperature, label_thresholds
 from . import html
 from .files import (
     CONFUSION_FILE,
@@ -83,7 +83,7 @@ def write_report(
     columns = _history_columns(history)
     plots: dict[str, bytes] = {}
     if np.ndim(y_true) == 2:
-        cuts = list(thresholds) if thresholds is not None else [0.5] * len(classes)
+        cuts = label_thresholds(thresholds, len(classes))
         metrics = multi_label_metrics(np.asarray(y_true), probabilities, classes, cuts)
         errors = worst_errors(np.asarray(y_true), probabilities, classes, cuts, paths, max_mistakes // 2 or 1)
         mistakes = [{**e, "kind": kind} for kind, found in errors.items() for e in found]

@@ -12,7 +12,8 @@ averaged.
 :func:`answer` is the decision with a confidence floor: the top class, or ``unsure`` (``class_index``
 ``None``, JSON ``null``) when the top probability is below ``min_confidence`` or below the class's own
 threshold (``thresholds`` in the metadata, chosen for a target precision by ``train --target-precision``).
-NumPy only.
+:func:`label_thresholds` and :func:`labels_on` are a multi-label model's decision: each label on when its own
+probability reaches its threshold (0.5 where the model has none). NumPy only.
 """
 
 from __future__ import annotations
@@ -60,3 +61,21 @@ def answer(
         "probability": float(probability),
         "unsure": unsure,
     }
+
+
+#: A multi-label model's decision threshold for a label it has none for.
+DEFAULT_THRESHOLD = 0.5
+
+
+def label_thresholds(thresholds: Sequence[float | None] | None, count: int) -> list[float]:
+    """A multi-label model's threshold per label: its own (``thresholds`` in its metadata), else 0.5."""
+    found = list(thresholds) if thresholds is not None else [None] * count
+    return [DEFAULT_THRESHOLD if t is None else float(t) for t in found]
+
+
+def labels_on(row: np.ndarray, names: Sequence[str], thresholds: Sequence[float]) -> list[dict[str, Any]]:
+    """The labels of one image's probabilities at or above their thresholds, most probable first, as
+    ``{"label", "class_index", "probability"}`` (what ``predict --json`` and the server answer)."""
+    order = np.argsort(-np.asarray(row), kind="stable")
+    return [{"label": names[i], "class_index": int(i), "probability": float(row[i])}
+            for i in order if row[i] >= thresholds[i]]  # fmt: skip

@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from .._version import __version__
-from ..runtime.confidence import answer
+from ..runtime.confidence import answer, label_thresholds, labels_on
 from .batcher import Batcher
 from .guard import Guard
 from .predictor import Predictor, Problem, Upload, load_predictor
@@ -148,9 +148,7 @@ def create_app(settings: Settings, predictor: Predictor | None = None) -> FastAP
             preds = [{"label": names[i], "class_index": int(i), "probability": float(row[i])} for i in best]
             entry: dict[str, Any] = {"image": upload.name, "predictions": preds, **(familiarity or {})}
             if predictor.multi_label:
-                cuts = [0.5 if t is None else t for t in predictor.thresholds or [None] * len(names)]
-                on = [i for i in np.argsort(-row, kind="stable") if row[i] >= cuts[i]]
-                entry["labels"] = [{"label": names[i], "class_index": int(i), "probability": float(row[i])} for i in on]
+                entry["labels"] = labels_on(row, names, label_thresholds(predictor.thresholds, len(names)))
             elif min_confidence is not None or predictor.thresholds is not None:
                 entry["answer"] = answer(**preds[0], min_confidence=min_confidence, thresholds=predictor.thresholds)
             payload.append(entry)

@@ -3,8 +3,9 @@
 :func:`load_predictor` picks the adapter: a ``.keras`` file or a zoo name runs on Keras
 (:mod:`transferkit.inference`), an ``.onnx`` export on onnxruntime alone
 (:class:`transferkit.runtime.OnnxClassifier`; neither Keras nor torch is imported). Uploads are decoded
-here with Pillow as the CLI decodes files, so the server's answers equal ``transferkit predict``'s, and
-every failure is a :class:`Problem` naming the image and the HTTP status it deserves.
+by :mod:`transferkit.data.images` as the CLI decodes files (an upload is an open file to it), so the server's
+answers equal ``transferkit predict``'s, and every failure is a :class:`Problem` naming the image and the HTTP
+status its :attr:`~transferkit.errors.ImageError.kind` deserves.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from .. import config
+from ..data import images
 from ..errors import ImageError, ModelFileError
 
 #: Longest side of a Grad-CAM overlay sent back: enough to read it, small enough to send.
 OVERLAY_SIDE = 640
-_BIGGER = "set TRANSFERKIT_MAX_PIXELS on the server to allow larger images"
 
 
 class Problem(Exception):
@@ -79,47 +79,23 @@ def load_predictor(model: str) -> Predictor:
     return KerasPredictor(model)
 
 
-def open_upload(upload: Upload, draft: tuple[int, int] | None = None, decode: bool = True) -> Any:
-    """The upload opened by Pillow, its pixels decoded unless ``decode`` is false (then only the header is read).
+def upload_file(upload: Upload) -> io.BytesIO:
+    """The upload's bytes as the open, named file :mod:`transferkit.data.images` reads (as it reads a path)."""
+    handle = io.BytesIO(upload.data)
+    handle.name = upload.name
+    return handle
 
-    The checks of :func:`transferkit.data.images.open_rgb`, for bytes: empty (400), not an image (415), over
-    ``TRANSFERKIT_MAX_PIXELS`` (413, before any pixel is decoded), truncated or corrupt (400). ``draft`` lets
-    a JPEG decode at reduced size, as the CLI does, so answers stay equal to its.
-    """
-    from PIL import Image, UnidentifiedImageError
 
-    if not upload.data:
-        raise Problem(400, "empty_image", f"image '{upload.name}' is empty (0 bytes).")
-    limit = config.max_pixels()
-    if limit > (Image.MAX_IMAGE_PIXELS or 0):
-        Image.MAX_IMAGE_PIXELS = limit  # Pillow's own check would refuse before ours
-    try:
-        image = Image.open(io.BytesIO(upload.data))
-    except UnidentifiedImageError:
-        raise Problem(
-            415, "not_an_image", f"'{upload.name}' is not an image Pillow can read (send JPEG, PNG, WebP, GIF, BMP "
-            "or TIFF)."
-        ) from None  # fmt: skip
-    except Image.DecompressionBombError as exc:
-        raise Problem(413, "too_many_pixels", f"image '{upload.name}': {exc}; {_BIGGER}.") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise Problem(400, "corrupt_image", f"image '{upload.name}' is truncated or corrupt ({exc}).") from None
-    width, height = image.size
-    if width * height > limit:
-        raise Problem(
-            413, "too_many_pixels",
-            f"image '{upload.name}' is {width}x{height} = {width * height:,} pixels, over the limit of {limit:,}; "
-            f"{_BIGGER}.",
-        )  # fmt: skip
-    if not decode:
-        return image
-    if draft is not None and image.format == "JPEG":
-        image.draft("RGB", draft)
-    try:
-        image.load()
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise Problem(400, "corrupt_image", f"image '{upload.name}' is truncated or corrupt ({exc}).") from None
-    return image
+def problem(upload: Upload, exc: ImageError) -> Problem:
+    """The HTTP answer to an image that cannot be used, by the way it failed (:attr:`ImageError.kind`)."""
+    if exc.kind == "empty":
+        return Problem(400, "empty_image", f"image '{upload.name}' is empty (0 bytes).")
+    if exc.kind == "format":
+        return Problem(415, "not_an_image", f"'{upload.name}' is not an image Pillow can read (send JPEG, PNG, WebP, "
+                       "GIF, BMP or TIFF).")  # fmt: skip
+    if exc.kind == "pixels":
+        return Problem(413, "too_many_pixels", f"image '{upload.name}': {exc.reason} on the server.")
+    return Problem(400, "corrupt_image", f"image '{upload.name}': {exc.reason}.")
 
 
 class KerasPredictor:
@@ -141,19 +117,12 @@ class KerasPredictor:
         self.base_model = getattr(self.model, "base_model", None) or _zoo_name(model)
         self.thresholds: list[float | None] | None = getattr(self.model, "thresholds", None)
         self.multi_label = bool(getattr(self.model, "multi_label", False))
-        height, width = self.image_size
-        # images.load's draft size, so a large JPEG is decoded exactly as `transferkit predict` decodes it
-        scale = 1.0 if self.crop_pct is None else self.crop_pct
-        self._draft = (int(width / scale), int(height / scale))
 
     def pixels(self, upload: Upload) -> np.ndarray:
-        from ..data import images
-
-        image = open_upload(upload, self._draft)
         try:
-            return images.load(image, self.image_size, self.crop_pct)
+            return images.load(upload_file(upload), self.image_size, self.crop_pct)  # as `transferkit predict`
         except ImageError as exc:
-            raise Problem(400, "corrupt_image", f"image '{upload.name}': {exc.reason}.") from None
+            raise problem(upload, exc) from None
 
     def outputs(self, batch: np.ndarray, tta: bool) -> tuple[np.ndarray, list[dict[str, Any]] | None]:
         from ..inference.predict import outputs
@@ -168,9 +137,10 @@ class KerasPredictor:
     def explain(self, upload: Upload, class_index: int | None) -> Explained:
         from ..inference.explain import grad_cam, overlay_png
 
-        image = open_upload(upload, self._draft)
         try:
-            found = grad_cam(self.model, image, class_index)
+            found = grad_cam(self.model, upload_file(upload), class_index)
+        except ImageError as exc:
+            raise problem(upload, exc) from None
         except ModelFileError as exc:
             raise Problem(501, "cannot_explain", str(exc)) from None
         shown = found.image.copy()
@@ -196,11 +166,11 @@ class OnnxPredictor:
         self.multi_label = self.model.multi_label
 
     def pixels(self, upload: Upload) -> np.ndarray:
-        open_upload(upload, decode=False)  # the limits, from the header alone
         try:
-            return self.model.load_image(io.BytesIO(upload.data))
+            images.check(upload_file(upload))  # the limits, from the header alone
+            return self.model.load_image(upload_file(upload))
         except ImageError as exc:
-            raise Problem(400, "corrupt_image", f"image '{upload.name}': {exc.reason}.") from None
+            raise problem(upload, exc) from None
 
     def outputs(self, batch: np.ndarray, tta: bool) -> tuple[np.ndarray, list[dict[str, Any]] | None]:
         return self.model.outputs(batch, tta=tta)

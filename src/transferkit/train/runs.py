@@ -213,9 +213,13 @@ def _train(
     if probabilities is None or len(probabilities) != len(plain_val.usable_files):
         probabilities = np.asarray(classifier.model.predict(plain_val, verbose=0))
     if settings.multi_label:  # each label decided by its own threshold; temperature scaling is for softmax
-        count = len(classifier.class_names)
-        cuts = f1_thresholds(probabilities, plain_val.usable_labels) if settings.threshold is None else None
-        classifier.thresholds = list(cuts) if cuts is not None else [float(settings.threshold or 0.5)] * count
+        one = settings.threshold
+        cuts = (
+            [one] * len(classifier.class_names)
+            if one is not None
+            else f1_thresholds(probabilities, plain_val.usable_labels)
+        )
+        classifier.thresholds = list[float | None](cuts)
         calibration, chosen = None, None
     else:
         calibration = calibrate(probabilities, plain_val.usable_labels, seed=settings.seed)
