@@ -22,6 +22,7 @@ refines, so ``except ValueError`` keeps working::
     ├── DoctorError             (ValueError)        a doctor check or fixes.json that cannot be done as given
     ├── RunFolderError          (FileExistsError)   a run folder holding a run the command was not told to replace
     ├── DiskFullError           (OSError)           no space left for a file (nothing partial is left behind)
+    ├── DistributedError        (RuntimeError)      another training process failed, differs or stopped answering
     └── Interrupted                                 Ctrl-C or SIGTERM stopped training (exit 130)
 
     SkippedFileWarning          (UserWarning)       a dataset skipped a file (its path and the reason)
@@ -109,6 +110,11 @@ class DoctorError(TransferkitError, ValueError):
 
 class DiskFullError(TransferkitError, OSError):
     """A file that did not fit on its disk: the partial file is removed and any previous one kept."""
+
+
+class DistributedError(TransferkitError, RuntimeError):
+    """A distributed run (``torchrun``) whose processes cannot go on together: one failed, stopped answering
+    within the timeout, or sees other data."""
 
 
 class RunFolderError(TransferkitError, FileExistsError):

@@ -363,3 +363,23 @@ def test_both_paths_train_on_the_jax_backend(photos_folder: Path) -> None:
     env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+
+
+@pytest.mark.parametrize(("count", "batch", "processes"), [(100, 8, 2), (101, 8, 2), (5, 8, 2), (33, 4, 3), (7, 4, 1)])
+def test_each_process_gets_its_part_of_every_global_batch(count: int, batch: int, processes: int) -> None:
+    """A distributed epoch: every rank takes as many steps of equal size, step k's parts together are step k of
+    one process with the global batch, and every image is seen (a few twice, where ``count`` is not a multiple
+    of the processes)."""
+    from transferkit.data.splits import shard_order, sharded_batches
+
+    order = np.random.default_rng(0).permutation(count)
+    parts = [shard_order(order, batch, rank, processes) for rank in range(processes)]
+    steps = sharded_batches(count, batch, processes)
+    assert all(-(-len(p) // batch) == steps for p in parts) and len({len(p) for p in parts}) == 1
+    padded = np.resize(order, len(parts[0]) * processes)
+    for step in range(steps):
+        together = np.concatenate([p[step * batch : (step + 1) * batch] for p in parts])
+        assert np.array_equal(together, padded[step * batch * processes : (step + 1) * batch * processes])
+    assert set(np.concatenate(parts)) == set(order)
+    if processes == 1:
+        assert parts[0] is order

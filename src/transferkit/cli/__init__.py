@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # as given: `train --nproc` passes it on
     if args.command is None:
         parser.print_help()
         return 2
@@ -53,7 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TransferkitError as exc:
         if args.debug:
             raise
-        error(str(exc))
+        if not getattr(exc, "shared", False) or os.environ.get("RANK", "0") == "0":  # once for all processes
+            error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         error("interrupted")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from ._output import fraction
@@ -90,6 +91,20 @@ def add_parser(commands: Any) -> None:
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("--quiet", action="store_true", help="print nothing but errors and warnings")
     shown.add_argument("--json-progress", action="store_true", help="one JSON object per line on stdout, for tools")
+    spread = p.add_argument_group(
+        "several processes",
+        "Data-parallel training with torch.distributed: `torchrun --nproc-per-node N -m transferkit train ...` "
+        "(or --nproc N on this machine); README, 'Training on several processes'.",
+    )  # fmt: skip
+    spread.add_argument("--nproc", type=int, default=1, metavar="N",
+                        help="train in N processes on this machine (launches torchrun; default: 1)")  # fmt: skip
+    spread.add_argument(
+        "--lr-scaling", choices=("sqrt", "linear", "none"), default="sqrt",
+        help="the learning rate for the global batch (--batch-size per process): times sqrt(processes) (default; "
+        "suits Adam), times processes, or as given",
+    )  # fmt: skip
+    spread.add_argument("--dist-timeout", type=duration, default=600.0, metavar="TIME",
+                        help="how long a process waits for the others before the job stops (default: 10m)")  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN_DIR")
     p.add_argument("--overwrite", action="store_true", help="replace a finished run in RUN_DIR")
     p.set_defaults(run=run)
@@ -97,6 +112,17 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import TransferkitError
+
+    if args.nproc < 1:
+        raise TransferkitError(f"--nproc is a number of processes, 1 or more; received {args.nproc}.")
+    if args.nproc > 1:
+        if "LOCAL_RANK" in os.environ:
+            raise TransferkitError("--nproc starts torchrun itself: under torchrun, leave it out.")
+        from ..train.distributed import launch
+
+        return launch(args.nproc, _without_nproc(args.argv))
+    if args.dist_timeout is None:
+        raise TransferkitError("--dist-timeout needs a time (e.g. 10m): processes must not wait for ever.")
     from ..train import TrainSettings, train
 
     if args.multi_label and args.target_precision is not None:
@@ -115,12 +141,25 @@ def run(args: argparse.Namespace) -> int:
         val_split=args.val_split, val_dir=args.val_dir, seed=args.seed, cache_features=args.cache_features,
         time_budget=args.time_budget, views=args.views, target_precision=args.target_precision,
         group_duplicates=args.group_duplicates, multi_label=args.multi_label, threshold=args.threshold,
-        label_weights=args.label_weights,
+        label_weights=args.label_weights, lr_scaling=args.lr_scaling,
         augment=[a.strip() for a in args.augment.split(",") if a.strip()] if args.augment != "none" else [],
     )  # fmt: skip
     kind = "quiet" if args.quiet else "json" if args.json_progress else "human"
-    train(settings, resume=args.resume, overwrite=args.overwrite, progress=kind)
+    train(settings, resume=args.resume, overwrite=args.overwrite, progress=kind, timeout=args.dist_timeout)
     return 0
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    """The command line as given, less ``--nproc N`` / ``--nproc=N`` (and ``--debug``'s place kept)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
 
 
 def duration(text: str) -> float | None:

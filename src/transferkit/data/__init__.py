@@ -25,7 +25,11 @@ if TYPE_CHECKING:
         image_table as image_table,
         label_weights as label_weights,
     )
-    from .splits import iterative_split as iterative_split, stratified_split as stratified_split
+    from .splits import (
+        iterative_split as iterative_split,
+        shard_order as shard_order,
+        stratified_split as stratified_split,
+    )
 
 _LAZY = {
     "Augmenter": "augment",
@@ -35,6 +39,7 @@ _LAZY = {
     "image_table": "datasets",
     "label_weights": "datasets",
     "iterative_split": "splits",
+    "shard_order": "splits",
     "stratified_split": "splits",
 }
 

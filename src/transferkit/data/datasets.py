@@ -19,7 +19,6 @@ Not here: decoding (:mod:`transferkit.data.images`), Keras 2's generator (:mod:`
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from typing import Any, Union
@@ -34,7 +33,7 @@ from . import augment as augment_mod, scan, tables
 from .decode import Decoder, load_batch
 from .groups import near_duplicate_groups
 from .skips import SkipLog
-from .splits import iterative_split, stratified_split
+from .splits import iterative_split, shard_order, sharded_batches, stratified_split
 
 import_keras()  # the backend check and the Keras backports, before any Keras class is used
 
@@ -96,10 +95,16 @@ class ImageDataset(keras.utils.PyDataset):
         self._skips = skips if skips is not None else SkipLog()
         self._bad: set[int] = set()
         self.epoch = 0
+        self.shard = (0, 1)  # (rank, processes): this process's part of every epoch (:meth:`sharded`)
 
     @property
     def skipped(self) -> list[tuple[str, str]]:
         return list(self._skips.entries)
+
+    def note_skipped(self, entries: Sequence[tuple[str, str]]) -> None:
+        """Record skips found elsewhere (by another process of a distributed run), without warning again."""
+        for path, reason in entries:
+            self._skips.add(path, reason, quiet=True)
 
     @property
     def usable_files(self) -> list[str]:
@@ -129,7 +134,7 @@ class ImageDataset(keras.utils.PyDataset):
         return np.bincount(self.labels, minlength=self.num_classes)
 
     def __len__(self) -> int:
-        return math.ceil(len(self.files) / self.batch_size)
+        return sharded_batches(len(self.files), self.batch_size, self.shard[1])
 
     def __getitem__(self, index: int) -> Any:
         return self.batch(index, augment=True)
@@ -144,8 +149,10 @@ class ImageDataset(keras.utils.PyDataset):
     def order(self) -> np.ndarray:
         """The file indices in this epoch's order (a seeded shuffle per epoch, or file order)."""
         if not self.shuffle:
-            return np.arange(len(self.files))
-        return np.random.default_rng((self.seed, self.epoch)).permutation(len(self.files))
+            order = np.arange(len(self.files))
+        else:
+            order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.files))
+        return shard_order(order, self.batch_size, *self.shard)
 
     def batch(self, index: int, augment: bool = True, view: int | None = None) -> Any:
         """Batch ``index`` of this epoch; ``augment=False`` skips augmentation. ``view=k`` gives batch ``index``
@@ -190,9 +197,16 @@ class ImageDataset(keras.utils.PyDataset):
 
     def without_augmentation(self) -> ImageDataset:
         """The same images and labels in file order, never augmented (itself when it neither shuffles nor augments)."""
-        if self.augment is None and not self.shuffle:
+        if self.augment is None and not self.shuffle and self.shard[1] == 1:
             return self
         return self.subset(np.arange(len(self.files)), shuffle=False, augment=None)
+
+    def sharded(self, rank: int, processes: int) -> ImageDataset:
+        """The same dataset for one of ``processes`` training together: its batches are this rank's parts of
+        the epoch's global batches (:func:`shard_order`); ``files`` and ``labels`` stay the whole dataset's."""
+        copy = self.subset(np.arange(len(self.files)))
+        copy.shard = (int(rank), int(processes))
+        return copy
 
     def subset(
         self, indices: Sequence[int] | np.ndarray, shuffle: bool | None = None, augment: Any = _SAME

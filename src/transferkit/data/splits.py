@@ -7,11 +7,13 @@ side when asked (:mod:`transferkit.data.groups`); :func:`iterative_split` does t
 where an image counts for several labels, by iterative stratification (Sechidis, Tsoumakas and Vlahavas,
 2011): the rarest label's images are placed first, each where its labels are most wanted, so rare labels
 land on both sides. (scikit-multilearn implements it too, unmaintained since 2018 and not seeded by key.)
+:func:`shard_order` splits each epoch among the processes of a distributed run.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -162,3 +164,26 @@ def _balance(side: np.ndarray, counts: np.ndarray, sizes: np.ndarray, fraction: 
             return
         gain = (counts[candidates] * (held - desired[source])).sum(axis=1)
         side[candidates[np.lexsort((candidates, -gain))[0]]] = 1 - source
+
+
+def shard_order(order: np.ndarray, batch_size: int, rank: int = 0, processes: int = 1) -> np.ndarray:
+    """Rank ``rank``'s part of an epoch's ``order`` when ``processes`` train together with ``batch_size`` each:
+    every global batch (``batch_size * processes`` of ``order``) cut into one contiguous part per rank, so a
+    step sees the images one process would see with the global batch. ``order`` is first padded by wrapping
+    around to a multiple of ``processes`` (as torch's ``DistributedSampler`` pads): every rank takes as many
+    steps, of equal size. One process: ``order`` itself."""
+    if processes == 1:
+        return order
+    padded = np.resize(order, -(-len(order) // processes) * processes)  # np.resize repeats from the start
+    step = batch_size * processes
+    parts = []
+    for start in range(0, len(padded), step):
+        chunk = padded[start : start + step]
+        share = len(chunk) // processes
+        parts.append(chunk[rank * share : (rank + 1) * share])
+    return np.concatenate(parts) if parts else order[:0]
+
+
+def sharded_batches(count: int, batch_size: int, processes: int = 1) -> int:
+    """Batches per epoch (per rank) of ``count`` items: what :func:`shard_order` gives each rank."""
+    return math.ceil(-(-count // processes) / batch_size)

@@ -48,10 +48,10 @@ class Checkpoint(keras.callbacks.Callback):
         write_json(self.state, {"epochs_done": epoch + 1, "history": self.history})
 
 
-def load_checkpoint(model: Any, path: Path) -> None:
-    """Put the weights a :class:`Checkpoint` wrote back into ``model``."""
+def read_checkpoint(path: Path) -> list[np.ndarray]:
+    """The weights a :class:`Checkpoint` wrote, for ``model.set_weights``."""
     with np.load(path) as saved:
-        model.set_weights([saved[f"arr_{i}"] for i in range(len(saved.files))])
+        return [saved[f"arr_{i}"] for i in range(len(saved.files))]
 
 
 def score(logs: dict[str, float]) -> tuple[float, float]:

@@ -21,6 +21,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from ..data.splits import shard_order, sharded_batches
+from .distributed import SINGLE, World
+
 #: Views cached per image when training augments (view 0 is the plain image). One: extra augmented views
 #: measured 1-2 points worse for the logistic-regression head and no better for fine-tuning, at their cost in
 #: time (README, "Time to accuracy"); ``views=`` asks for more.
@@ -48,30 +51,37 @@ class FeatureSet:
 
     def map(self, model: Any, batch_size: int = 256) -> FeatureSet:
         """``model`` applied to every cached output (e.g. the rest of the backbone and the pooling)."""
-        out = [np.concatenate([_predict(model, f[i : i + batch_size]) for i in range(0, len(f), batch_size)])
+        out = [np.concatenate([predict(model, f[i : i + batch_size]) for i in range(0, len(f), batch_size)])
                for f in self.features]  # fmt: skip
         return FeatureSet(np.stack(out), self.labels, self.seconds_per_image)
 
 
-def _predict(model: Any, x: Any) -> np.ndarray:
+def predict(model: Any, x: Any) -> np.ndarray:
     """Inference mode, and no gradient graph (a plain call of a model with trainable layers records one)."""
     return np.asarray(model.predict_on_batch(np.asarray(x, np.float32)), np.float32)
 
 
-def batches(dataset: Any) -> Iterable[tuple[Any, Any]]:
+def batches(dataset: Any, world: World = SINGLE) -> Iterable[tuple[Any, Any] | None]:
     """(images, labels) batches of a Keras-style dataset (PyDataset/Sequence) or an iterable of batches; the
-    next batch of a dataset is decoded in a thread while the caller runs the model on this one."""
+    next batch of a dataset is decoded in a thread while the caller runs the model on this one. With several
+    processes, this rank's batches of each round of ``world.size`` (``rank``, ``rank + size``, ...), and
+    None in a round where it has none, so every rank takes part in as many rounds."""
     if hasattr(dataset, "__getitem__") and hasattr(dataset, "__len__"):
+        count = len(dataset)
+        mine = list(range(world.rank, -(-count // world.size) * world.size, world.size))
         with ThreadPoolExecutor(1) as pool:
-            upcoming = pool.submit(dataset.__getitem__, 0) if len(dataset) else None
-            for index in range(len(dataset)):
-                batch = upcoming.result()  # type: ignore[union-attr]
-                if index + 1 < len(dataset):
-                    upcoming = pool.submit(dataset.__getitem__, index + 1)
-                yield batch[0], batch[1]
+            upcoming = pool.submit(dataset.__getitem__, mine[0]) if mine and mine[0] < count else None
+            for position, index in enumerate(mine):
+                batch = upcoming.result() if index < count else None  # type: ignore[union-attr]
+                after = mine[position + 1] if position + 1 < len(mine) else count
+                if after < count:
+                    upcoming = pool.submit(dataset.__getitem__, after)
+                yield None if batch is None else (batch[0], batch[1])
         if hasattr(dataset, "on_epoch_end"):
             dataset.on_epoch_end()  # a new shuffle / new augmentation for the next view
     else:
+        if world.size > 1:
+            raise TypeError("A distributed feature cache needs an indexable dataset (a PyDataset or Sequence).")
         for batch in dataset:
             yield batch[0], batch[1]
 
@@ -84,22 +94,26 @@ def extract(
     dtype: Any = np.float32,
     max_memory_bytes: int = 1 << 30,
     on_batch: Callable[[int], None] | None = None,
+    world: World = SINGLE,
 ) -> FeatureSet:
     """``model``'s output (inference mode) for every batch of each source, one source per view.
 
     Stored as ``dtype``; memory-mapped in ``folder`` (``cache.npy``) when larger than ``max_memory_bytes``.
     ``on_batch(images)`` is called after each batch (progress). Sources shorter than the first are
-    trimmed to the shortest (a skipped image in one view)."""
+    trimmed to the shortest (a skipped image in one view). With several processes (``world``) each runs
+    its share of the batches and every rank gets the whole cache, in the same order."""
     shape = tuple(int(d) for d in model.output_shape[1:])
     per_view: list[tuple[list[np.ndarray], list[np.ndarray]]] = []
     images, start = 0, time.perf_counter()
     for source in sources:
         feats: list[np.ndarray] = []
         labels: list[np.ndarray] = []
-        for x, y in batches(source):
-            feats.append(_predict(model, x).astype(dtype, copy=False))
-            labels.append(np.asarray(y))
-            images += len(feats[-1])
+        for batch in batches(source, world):
+            f = np.zeros((0, *shape), dtype) if batch is None else predict(model, batch[0]).astype(dtype, copy=False)
+            y = np.zeros(0, np.float32) if batch is None else np.asarray(batch[1])
+            feats.append(world.gather(f))
+            labels.append(world.gather(y))
+            images += len(f)
             if on_batch is not None:
                 on_batch(len(feats[-1]))
         per_view.append((feats, labels))
@@ -125,21 +139,26 @@ def _allocate(shape: tuple[int, ...], dtype: np.dtype[Any], folder: Any, limit: 
 
 class ViewBatches(keras.utils.PyDataset):
     """A Keras PyDataset over a cache: epoch ``e`` uses view ``e % views``, shuffled (seeded per epoch),
-    served as float32. ``shuffle=False`` serves view 0 in order (validation)."""
+    served as float32. ``shuffle=False`` serves view 0 in order (validation). With several processes
+    (``world``) a rank's batches are its parts of the global batches (:func:`transferkit.data.shard_order`)."""
 
-    def __init__(self, data: FeatureSet, batch_size: int, seed: int | None = None, shuffle: bool = True) -> None:
+    def __init__(
+        self, data: FeatureSet, batch_size: int, seed: int | None = None, shuffle: bool = True, world: World = SINGLE
+    ) -> None:
         super().__init__()
-        self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
+        self.data, self.batch_size, self.shuffle, self.world = data, batch_size, shuffle, world
         self.seed = 0 if seed is None else seed
         self.epoch = 0
 
     def __len__(self) -> int:
-        return int(np.ceil(self.data.count / self.batch_size))
+        return sharded_batches(self.data.count, self.batch_size, self.world.size)
 
     def _order(self) -> np.ndarray:
         if not self.shuffle:
-            return np.arange(self.data.count)
-        return np.random.default_rng((self.seed, self.epoch)).permutation(self.data.count)
+            order = np.arange(self.data.count)
+        else:
+            order = np.random.default_rng((self.seed, self.epoch)).permutation(self.data.count)
+        return shard_order(order, self.batch_size, self.world.rank, self.world.size)
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         view = self.epoch % self.data.views if self.shuffle else 0

@@ -22,7 +22,7 @@ import numpy as np
 from ..data import class_weights, label_weights
 from ..errors import DatasetError
 from ..models import heads
-from . import features, linear, plan
+from . import distributed, features, linear, plan
 from .callbacks import Budget, KeepBest, score
 from .partial import split
 from .progress import Progress, make
@@ -94,11 +94,15 @@ def fine_tune(
     phase two on the images. ``class_weight="balanced"`` weighs classes inversely to their frequency (a
     multi-label classifier: each label's positive images by its negatives over its positives, ``pos_weight``);
     ``initial_epoch`` resumes (epochs before it are skipped, phase one's first).
+
+    Started by ``torchrun`` (several processes), each process trains on its part of every epoch's batches
+    of ``batch_size`` (:mod:`transferkit.train.distributed`); the learning rate is used as given.
     """
+    world = distributed.world()
     if seed is not None:
         keras.utils.set_random_seed(seed)
-        _reseed(classifier.model, seed)
-    progress = progress or make("quiet" if verbose == 0 else "human")
+        _reseed(classifier.model, seed * world.size + world.rank)  # each rank its own dropout masks
+    progress = progress or make("quiet" if verbose == 0 or not world.main else "human")
     pos_weight = None
     if classifier.multi_label and class_weight is not None:
         if class_weight != "balanced":
@@ -139,6 +143,7 @@ class _Run:
         self.multi_label = bool(classifier.multi_label)
         self.pos_weight: Any = None  # a multi-label classifier's per-label weights of positives (label_weights)
         self.batch_size = int(getattr(train, "batch_size", 32) or 32)
+        self.world = distributed.world()
 
     def left(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.perf_counter()
@@ -170,24 +175,20 @@ class _Run:
         start = time.perf_counter()
         self.classifier.unfreeze(unfreeze)
         if partial:
-            model, train = parts.top, features.ViewBatches(cache, self.batch_size, self.seed)
+            model = parts.top
+            train = features.ViewBatches(cache, self.batch_size, self.seed, world=self.world)
             val = features.ViewBatches(val_cache, 256, shuffle=False) if val_cache is not None else None
         else:
-            model, train, val = self.classifier.model, self.train, self.validation
+            model, train, val = self.classifier.model, _shard(self.train, self.world), self.validation
         steps_per_epoch = len(train)
-        schedule = _warmup_cosine(learning_rate, steps_per_epoch, planned, warmup_epochs)
-        model.compile(
-            optimizer=keras.optimizers.Adam(schedule),
-            **heads.compile_args(
-                len(self.classifier.class_names), self.sparse, multi_label=self.multi_label, pos_weight=self.pos_weight
-            ),
-        )
+        model, val, first, last, evaluate = self._parallel(model, val)
+        self._compile(model, _warmup_cosine(learning_rate, steps_per_epoch, planned, warmup_epochs))
         # the score to beat: the head's, as just measured, or (resuming) the checkpoint's
-        initial = None if val is None else score(head_logs or _evaluate(model, val))
+        initial = None if self.validation is None else score(head_logs or evaluate())
         keep = KeepBest(self.classifier.model, patience=patience if stop_early else planned + 1, initial=initial)
         budget = Budget(self.deadline) if self.deadline is not None else None
-        callbacks = [keep, *([budget] if budget else []), *self.callbacks,
-                     self.progress.callback("fine_tune", planned, steps_per_epoch, label)]  # fmt: skip
+        callbacks = [*first, keep, *([budget] if budget else []), *self.callbacks,
+                     self.progress.callback("fine_tune", planned, steps_per_epoch, label), *last]  # fmt: skip
         history = model.fit(
             train, validation_data=val, epochs=1 + planned, initial_epoch=max(initial_epoch, 1),
             class_weight=self.class_weight, callbacks=callbacks, verbose=0,
@@ -201,6 +202,41 @@ class _Run:
             measure = "micro F1" if self.multi_label else "accuracy"
             self._say(f"kept {best} weights (best validation {measure})")
         return self._done(learning_rate)
+
+    def _parallel(self, model: Any, val: Any) -> tuple[Any, Any, list[Any], list[Any], Any]:
+        """What ``fit`` needs to train ``model`` on every rank: the model to fit (itself, or torch's DDP around it),
+        the validation data to give ``fit``, callbacks to put first and last, and how to score the weights now.
+        With several processes ``fit`` gets no validation data: :meth:`_validate` measures all of it each epoch."""
+        world = self.world
+        if world.size == 1:
+            return model, val, [], [], lambda: _evaluate(model, val)
+        validate = None if val is None else lambda: self._validate(model, val)
+        first = [distributed.Synchronize(world, validate)]
+        return distributed.DataParallel(model, world), None, first, [distributed.Agree(world)], validate
+
+    def _validate(self, model: Any, val: Any) -> dict[str, float]:
+        """``val_`` logs of all the validation images (a cache or a dataset): each rank predicts its share."""
+        if isinstance(val, features.ViewBatches):
+            x, y = val.data.view(0)
+            rows = self.world.rows(len(x))
+            pairs: Any = ((x[rows[i : i + 256]], y[rows[i : i + 256]]) for i in range(0, len(rows), 256))
+        else:
+            plain = features.unaugmented(val)
+            pairs = features.batches(plain.subset(self.world.rows(len(plain.files))))
+        probabilities, labels = [], []
+        for x, y in pairs:
+            probabilities.append(features.predict(model, x))
+            labels.append(np.asarray(y))
+        classes = len(self.classifier.class_names)
+        p = self.world.gather(np.concatenate(probabilities) if probabilities else np.zeros((0, classes), np.float32))
+        y = self.world.gather(np.concatenate(labels) if labels else np.zeros(0, np.float32))
+        return {f"val_{k}": v for k, v in _logs(p, y, classes, self.multi_label).items()}
+
+    def _compile(self, model: Any, learning_rate: Any) -> None:
+        args = heads.compile_args(
+            len(self.classifier.class_names), self.sparse, multi_label=self.multi_label, pos_weight=self.pos_weight
+        )
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate), **args)
 
     def _split(self, unfreeze: Any, partial: bool) -> tuple[Any, bool]:
         """The model cut below what phase two trains, or (no partial cache) below the whole backbone."""
@@ -228,15 +264,18 @@ class _Run:
         if not partial:
             classifier.freeze()
         train_images, val_images = _count(sources[0]), sum(_count(s) for s in val_sources)
+        processes = self.world.size  # each caches, trains and validates on its share; each fits the whole head
         images = train_images * len(sources) + val_images
         # an epoch: the training steps, then the validation pass (the top alone on the cache: ~15% of a forward)
-        epoch_seconds = costs.train_step * train_images + costs.forward * val_images * (0.15 if partial else 1.0)
+        epoch_seconds = (
+            costs.train_step * train_images + costs.forward * val_images * (0.15 if partial else 1.0)
+        ) / processes
         dim = int(np.prod(parts.pooled.output_shape[1:]))
         head = plan.head_seconds(train_images * len(sources), dim, len(classifier.class_names), len(linear.C_GRID))
         left = self.left()
-        budget_left = None if left is None else left - images * costs.forward - head
-        planned, skipped = plan.fine_tune_epochs(epochs, epoch_seconds, budget_left)
-        steps = plan.steps(images=images, forward=costs.forward, head=head, epochs=planned or epochs,
+        budget_left = None if left is None else left - images * costs.forward / processes - head
+        planned, skipped = self.world.share(lambda: plan.fine_tune_epochs(epochs, epoch_seconds, budget_left))
+        steps = plan.steps(images=images, forward=costs.forward / processes, head=head, epochs=planned or epochs,
                            epoch_seconds=epoch_seconds, label=label, skipped=skipped)  # fmt: skip
         self.progress.plan(self._info(len(sources)), steps)
         return planned, skipped, steps
@@ -250,12 +289,19 @@ class _Run:
         show.start("cache", sum(_count(s) for s in sources + val_sources), unit="image", label=label)
         # float16 halves the training cache (accuracy unchanged); validation stays exact: the report uses it
         dtype = np.float16 if partial else np.float32
-        cache = features.extract(parts.bottom, sources, folder=folder, dtype=dtype, on_batch=show.advance)
+        world = self.world
+        cache = features.extract(parts.bottom, sources, folder=folder, dtype=dtype, on_batch=show.advance, world=world)
         val_cache = None
         if val_sources:
             val_folder = folder and f"{folder}/val"
-            val_cache = features.extract(parts.bottom, val_sources, folder=val_folder, on_batch=show.advance)
+            val_cache = features.extract(
+                parts.bottom, val_sources, folder=val_folder, on_batch=show.advance, world=world
+            )
         show.end()
+        if world.size > 1:  # each rank saw its own broken files: every rank learns of all of them
+            for dataset in (self.train, self.validation):
+                if hasattr(dataset, "note_skipped"):
+                    dataset.note_skipped([s for skips in world.everyone(dataset.skipped) for s in skips])
         self.val_cache, self.top = val_cache, parts.top
         self.result.cache_seconds, self.result.cut = time.perf_counter() - start, parts.cut
         return cache, val_cache
@@ -266,7 +312,7 @@ class _Run:
         self.classifier.compile(learning_rate, sparse=self.sparse)
         model = self.classifier.model
         model.optimizer.build(model.trainable_variables)  # saved and loaded whole: no "skipping variable" warning
-        if self.val_cache is not None:
+        if self.val_cache is not None and self.world.main:  # the report's: rank 0 writes it
             self.result.val_probabilities = self.val_cache.map(self.top).features[0]
         return self.result
 
@@ -323,30 +369,45 @@ class _Run:
         self, head_epochs: int, epochs: int, learning_rate: float, fine_tune_learning_rate: float | None,
         unfreeze: Any, warmup_epochs: float, stop_early: bool, patience: int, initial_epoch: int, verbose: Any,
     ) -> FineTuneResult:  # fmt: skip
-        classifier = self.classifier
-        early = [keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)]
-        fit = dict(class_weight=self.class_weight, callbacks=self.callbacks + (early if stop_early else []),
-                   verbose=verbose)  # fmt: skip
+        classifier, train = self.classifier, _shard(self.train, self.world)
+        verbose = verbose if self.world.main else 0
+
+        def fit(rate: Any, epochs: int, initial: int) -> dict[str, list[float]]:
+            model, val, first, last, _ = self._parallel(classifier.model, self.validation)
+            self._compile(model, rate)
+            early = [keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)]
+            callbacks = [*first, *self.callbacks, *(early if stop_early else []), *last]
+            history: dict[str, list[float]] = model.fit(
+                train, validation_data=val, epochs=epochs, initial_epoch=initial, class_weight=self.class_weight,
+                callbacks=callbacks, verbose=verbose,
+            ).history  # fmt: skip
+            return history
+
         if head_epochs > initial_epoch:
             start = time.perf_counter()
             classifier.freeze()
-            classifier.compile(learning_rate, sparse=self.sparse, pos_weight=self.pos_weight)
-            history = classifier.fit(
-                self.train, self.validation, epochs=head_epochs, initial_epoch=initial_epoch, **fit
-            )
-            self.result.add(history.history, phase=1)
+            self.result.add(fit(learning_rate, head_epochs, initial_epoch), phase=1)
             self.result.head_seconds = time.perf_counter() - start
         if epochs > 0:
             start = time.perf_counter()
             classifier.unfreeze(unfreeze)
             rate = fine_tune_learning_rate or learning_rate / 10
-            schedule = _warmup_cosine(rate, len(self.train), epochs, warmup_epochs)
-            classifier.compile(schedule, sparse=self.sparse, pos_weight=self.pos_weight)
-            history = classifier.fit(self.train, self.validation, epochs=head_epochs + epochs,
-                                     initial_epoch=max(initial_epoch, head_epochs), **fit)  # fmt: skip
-            self.result.add(history.history, phase=2)
+            schedule = _warmup_cosine(rate, len(train), epochs, warmup_epochs)
+            self.result.add(fit(schedule, head_epochs + epochs, max(initial_epoch, head_epochs)), phase=2)
             self.result.fine_tune_seconds = time.perf_counter() - start
         return self.result
+
+
+def _shard(dataset: Any, world: distributed.World) -> Any:
+    """This rank's part of every epoch of ``dataset`` (itself on one process)."""
+    if world.size == 1:
+        return dataset
+    if not hasattr(dataset, "sharded"):
+        raise DatasetError(
+            f"Training on {world.size} processes splits each epoch of a transferkit dataset (image_folder or "
+            f"image_table); received {type(dataset).__name__}."
+        )
+    return dataset.sharded(world.rank, world.size)
 
 
 def _reseed(model: Any, seed: int) -> None:

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,9 +35,10 @@ from ..data.groups import NEAR_DUPLICATE_BITS
 from ..errors import DatasetError, Interrupted, RunFolderError
 from ..models import ImageClassifier
 from ..zoo import registry
+from . import distributed
 from .auto import choose_model
 from .calibration import calibrate, f1_thresholds, fit_familiarity, precision_thresholds
-from .callbacks import Checkpoint, load_checkpoint, write_json
+from .callbacks import Checkpoint, read_checkpoint, write_json
 from .progress import Progress, make
 
 CHECKPOINT, STATE, SETTINGS, MODEL = "checkpoint.npz", "checkpoint.json", "run.json", "model.keras"
@@ -69,6 +71,7 @@ class TrainSettings:
     multi_label: bool = False  # data_dir is a table with any number of labels per image (sigmoid head)
     threshold: float | None = None  # multi-label: every label's decision threshold (None: each its best F1)
     label_weights: bool = False  # multi-label: weigh each label's positives by its negatives over positives
+    lr_scaling: str = "sqrt"  # several processes: the learning rate times sqrt(processes), "linear" or "none"
     auto_candidates: list[dict[str, Any]] | None = None  # what --model auto tried (filled in by the run)
 
 
@@ -142,71 +145,93 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def train(
-    settings: TrainSettings, resume: bool = False, overwrite: bool = False, progress: Progress | str = "human"
+    settings: TrainSettings,
+    resume: bool = False,
+    overwrite: bool = False,
+    progress: Progress | str = "human",
+    timeout: float | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) a training run; returns the metrics written to ``metrics.json``. ``progress`` is a
     :class:`~transferkit.train.progress.Progress` or its kind (``"human"``, ``"json"``, ``"quiet"``).
 
     One run at a time in a folder: a second ``train`` pointed at a folder in use is refused at once
-    (:class:`~transferkit._util.lock.FolderLock`), before it reads any data."""
-    with FolderLock(settings.out, "transferkit train") as lock:
-        return _train(settings, resume, overwrite, progress, lock)
+    (:class:`~transferkit._util.lock.FolderLock`), before it reads any data. Started by ``torchrun``, every
+    process runs this and rank 0 alone writes the folder (:mod:`transferkit.train.distributed`; ``timeout``:
+    the seconds a process waits for the others before the job stops); the other ranks return ``{}``."""
+    world = distributed.join(timeout or distributed.DEFAULT_TIMEOUT)
+    lock = FolderLock(settings.out, "transferkit train")
+    try:
+        world.share(lambda: bool(lock.__enter__()))  # rank 0 holds the lock
+        return _train(settings, resume, overwrite, progress if world.main else "quiet", lock, world)
+    finally:
+        lock.release()
 
 
 def _train(
-    settings: TrainSettings, resume: bool, overwrite: bool, progress: Progress | str, lock: FolderLock
+    settings: TrainSettings,
+    resume: bool,
+    overwrite: bool,
+    progress: Progress | str,
+    lock: FolderLock,
+    world: distributed.World,
 ) -> dict[str, Any]:
     begun = time.perf_counter()
     out = Path(settings.out)
     show = make(progress) if isinstance(progress, str) else progress
-    _check_folder(out, resume=resume, overwrite=overwrite)
-    if resume:  # a run.json from before group_duplicates split file by file
-        settings = TrainSettings(**{"group_duplicates": False, **json.loads((out / SETTINGS).read_text())})
-    if settings.model == AUTO:
-        probe_data, _ = load_data(settings, (224, 224))  # only its files and labels are used: each probe resizes
-        share = None if settings.time_budget is None else settings.time_budget * AUTO_SHARE
-        choice = choose_model(
-            probe_data, budget_s=share or 120.0, seed=settings.seed, progress=show, image_size=settings.image_size
-        )
-        show.note(choice.table())
-        settings = replace(settings, model=choice.name, auto_candidates=choice.as_json())
+    settings = world.share(lambda: _settings(settings, out, resume, overwrite, show, world))
     size = settings.image_size or registry.get(settings.model).input_size
-    train_data, val_data = load_data(settings, (size, size))
-    classifier = ImageClassifier.from_pretrained(
-        settings.model, classes=train_data.class_names, input_shape=(size, size, 3), seed=settings.seed,
-        multi_label=settings.multi_label,
-    )  # fmt: skip
 
-    done, history = 0, {}
+    def build() -> tuple[Any, Any, ImageClassifier]:
+        train_data, val_data = load_data(settings, (size, size))
+        classifier = ImageClassifier.from_pretrained(
+            settings.model, classes=train_data.class_names, input_shape=(size, size, 3), seed=settings.seed,
+            multi_label=settings.multi_label,
+        )  # fmt: skip
+        return train_data, val_data, classifier
+
+    train_data, val_data, classifier = world.together(build)
+    distributed.check_same_data(world, training=train_data, validation=val_data)
+
+    done, history = 0, dict[str, list[float]]()
     if resume:
-        state = json.loads((out / STATE).read_text())
-        done, history = int(state["epochs_done"]), state["history"]
-        if (out / CHECKPOINT).exists():
-            load_checkpoint(classifier.model, out / CHECKPOINT)
+        done, history, weights = world.share(lambda: _checkpoint(out))
+        if weights is not None:
+            classifier.model.set_weights(weights)
         show.note(f"Resuming '{out}' after epoch {done}.")
-    else:  # the input is good: only now is the folder touched
-        lock.take()  # the folder is created here, and locked
-        for stale in (MODEL, report.METRICS_FILE, CHECKPOINT, STATE):
-            (out / stale).unlink(missing_ok=True)
-        write_json(out / SETTINGS, asdict(settings))
+    else:  # the input is good: only now is the folder touched (by rank 0)
+        world.share(lambda: _start(out, settings, lock))
     head_epochs = 1 if settings.cache_features else settings.epochs
     checkpoint = Checkpoint(
         classifier.model, weights=out / CHECKPOINT, state=out / STATE, history=history, head_epochs=head_epochs
     )
+    rate = settings.learning_rate * distributed.LR_SCALING[settings.lr_scaling](world.size)
+    if world.size > 1:
+        show.note(_processes(world, settings, rate))
     budget = None if settings.time_budget is None else settings.time_budget - (time.perf_counter() - begun)
+    cache = out / "features" if world.main else Path(tempfile.mkdtemp(prefix=f"transferkit-rank{world.rank}-"))
     start = time.perf_counter()
     try:
         with _sigterm_as_interrupt():
             result = classifier.fine_tune(
                 train_data, val_data, head_epochs=settings.epochs, epochs=settings.fine_tune_epochs,
-                learning_rate=settings.learning_rate, cache_features=settings.cache_features, seed=settings.seed,
-                callbacks=[checkpoint], initial_epoch=done, cache_folder=str(out / "features"),
+                learning_rate=rate, cache_features=settings.cache_features, seed=settings.seed,
+                callbacks=[checkpoint] if world.main else [], initial_epoch=done, cache_folder=str(cache),
                 time_budget=budget, progress=show, views=settings.views,
                 class_weight="balanced" if settings.label_weights else None,
             )  # fmt: skip
     except KeyboardInterrupt:
         raise _interrupted(settings, out, epochs=len(next(iter(history.values()), []))) from None
+    except RuntimeError as error:
+        if world.size > 1 and distributed.is_lost(error):
+            raise distributed.lost(world, error) from error
+        raise
+    finally:
+        if not world.main:
+            shutil.rmtree(cache, ignore_errors=True)
     seconds = time.perf_counter() - start
+    equal = world.same(classifier.model.get_weights())  # what DDP promises, checked
+    if not world.main:
+        return {}
 
     plain_val = val_data.without_augmentation()
     probabilities = result.val_probabilities
@@ -233,6 +258,8 @@ def _train(
         paths=plain_val.usable_files, history=history, skipped_files=[*train_data.skipped, *_new(val_data, train_data)],
         train_seconds=seconds, settings=asdict(settings), title=f"transferkit: {settings.model} on {settings.data_dir}",
         extra={"model": settings.model, "auto_candidates": settings.auto_candidates, "notes": result.notes,
+               "world_size": world.size,
+               **({"distributed": _distributed(world, settings, rate, equal)} if world.size > 1 else {}),
                **({"target_precision": chosen} if chosen else {}),
                "familiarity": familiarity,
                **({"split": grouped} if grouped else {})},
@@ -254,6 +281,57 @@ def _train(
         "model_file": str(out / MODEL), "report": str(out / report.HTML_FILE),
     })  # fmt: skip
     return metrics
+
+
+def _settings(
+    settings: TrainSettings, out: Path, resume: bool, overwrite: bool, show: Progress, world: distributed.World
+) -> TrainSettings:
+    """The run's settings, on rank 0: the folder checked, a resumed run's read back, ``--model auto`` chosen."""
+    _check_folder(out, resume=resume, overwrite=overwrite)
+    if resume:  # a run.json from before group_duplicates split file by file
+        settings = TrainSettings(**{"group_duplicates": False, **json.loads((out / SETTINGS).read_text())})
+    if settings.model == AUTO:
+        probe_data, _ = load_data(settings, (224, 224))  # only its files and labels are used: each probe resizes
+        share = None if settings.time_budget is None else settings.time_budget * AUTO_SHARE
+        wait = world.timeout / 2 if world.size > 1 else float("inf")  # the other ranks wait for the choice
+        choice = choose_model(
+            probe_data, budget_s=min(share or 120.0, wait), seed=settings.seed, progress=show,
+            image_size=settings.image_size,
+        )  # fmt: skip
+        show.note(choice.table())
+        settings = replace(settings, model=choice.name, auto_candidates=choice.as_json())
+    return settings
+
+
+def _checkpoint(out: Path) -> tuple[int, dict[str, list[float]], list[np.ndarray] | None]:
+    """An interrupted run's epochs done, history and best weights (None before the first were written)."""
+    state = json.loads((out / STATE).read_text())
+    weights = read_checkpoint(out / CHECKPOINT) if (out / CHECKPOINT).exists() else None
+    return int(state["epochs_done"]), state["history"], weights
+
+
+def _start(out: Path, settings: TrainSettings, lock: FolderLock) -> None:
+    lock.take()  # the folder is created here, and locked
+    for stale in (MODEL, report.METRICS_FILE, CHECKPOINT, STATE):
+        (out / stale).unlink(missing_ok=True)
+    write_json(out / SETTINGS, asdict(settings))
+
+
+def _processes(world: distributed.World, settings: TrainSettings, rate: float) -> str:
+    scale = distributed.LR_SCALING[settings.lr_scaling](world.size)
+    return (
+        f"{world.size} processes ({world.backend}): batches of {settings.batch_size} per process, "
+        f"{settings.batch_size * world.size} in all; learning rate {settings.learning_rate:g} x {scale:.3g} "
+        f"({settings.lr_scaling} rule) = {rate:.3g}"
+    )
+
+
+def _distributed(world: distributed.World, settings: TrainSettings, rate: float, equal: bool) -> dict[str, Any]:
+    return {
+        "processes": world.size, "backend": world.backend, "batch_size_per_process": settings.batch_size,
+        "global_batch_size": settings.batch_size * world.size, "lr_scaling": settings.lr_scaling,
+        "learning_rate": rate, "weights_equal_on_all_processes": equal,
+    }  # fmt: skip
 
 
 def _thresholds(
