@@ -125,13 +125,16 @@ def _allocate(shape: tuple[int, ...], dtype: np.dtype[Any], folder: Any, limit: 
 
 class ViewBatches(keras.utils.PyDataset):
     """A Keras PyDataset over a cache: epoch ``e`` uses view ``e % views``, shuffled (seeded per epoch),
-    served as float32. ``shuffle=False`` serves view 0 in order (validation)."""
+    served as float32. ``shuffle=False`` serves view 0 in order (validation). ``epoch`` is the first epoch's
+    number: a resumed run serves the views and orders it would have served."""
 
-    def __init__(self, data: FeatureSet, batch_size: int, seed: int | None = None, shuffle: bool = True) -> None:
+    def __init__(
+        self, data: FeatureSet, batch_size: int, seed: int | None = None, shuffle: bool = True, epoch: int = 0
+    ) -> None:
         super().__init__()
         self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
         self.seed = 0 if seed is None else seed
-        self.epoch = 0
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return int(np.ceil(self.data.count / self.batch_size))

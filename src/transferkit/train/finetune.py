@@ -23,7 +23,7 @@ from ..data import class_weights, label_weights
 from ..errors import DatasetError
 from ..models import heads
 from . import features, linear, plan
-from .callbacks import Budget, KeepBest, score
+from .callbacks import Budget, KeepBest, best_so_far, score
 from .partial import split
 from .progress import Progress, make
 
@@ -79,6 +79,7 @@ def fine_tune(
     callbacks: list[Any] | None = None,
     seed: int | None = None,
     initial_epoch: int = 0,
+    history: dict[str, list[float]] | None = None,
     verbose: Any = "auto",
     progress: Progress | None = None,
 ) -> FineTuneResult:
@@ -93,7 +94,8 @@ def fine_tune(
     (``cache_features=False``) phase one is ``head_epochs`` of Keras ``fit``. ``partial_cache=False`` trains
     phase two on the images. ``class_weight="balanced"`` weighs classes inversely to their frequency (a
     multi-label classifier: each label's positive images by its negatives over its positives, ``pos_weight``);
-    ``initial_epoch`` resumes (epochs before it are skipped, phase one's first).
+    ``initial_epoch`` resumes (epochs before it are skipped, phase one's first); ``history``, the epochs before
+    it (a :class:`~transferkit.train.callbacks.Checkpoint`'s), lets early stopping go on from their best.
     """
     if seed is not None:
         keras.utils.set_random_seed(seed)
@@ -117,7 +119,7 @@ def fine_tune(
     return run.cached(
         epochs=epochs, learning_rate=fine_tune_learning_rate or learning_rate / 10, unfreeze=unfreeze,
         warmup_epochs=warmup_epochs, partial=partial_cache, views=views, folder=cache_folder, stop_early=stop_early,
-        patience=patience or 1, initial_epoch=initial_epoch,
+        patience=patience or 1, initial_epoch=initial_epoch, history=history,
     )  # fmt: skip
 
 
@@ -148,6 +150,7 @@ class _Run:
     def cached(
         self, *, epochs: int, learning_rate: float, unfreeze: Any, warmup_epochs: float, partial: bool,
         views: int | None, folder: str | None, stop_early: bool, patience: int, initial_epoch: int,
+        history: dict[str, list[float]] | None = None,
     ) -> FineTuneResult:  # fmt: skip
         label = f"fine-tuning {_what(unfreeze)}"
         parts, partial = self._split(unfreeze, partial and epochs > 0)
@@ -170,7 +173,8 @@ class _Run:
         start = time.perf_counter()
         self.classifier.unfreeze(unfreeze)
         if partial:
-            model, train = parts.top, features.ViewBatches(cache, self.batch_size, self.seed)
+            first = max(initial_epoch, 1) - 1  # fit's epoch 1 is the cache's epoch 0
+            model, train = parts.top, features.ViewBatches(cache, self.batch_size, self.seed, epoch=first)
             val = features.ViewBatches(val_cache, 256, shuffle=False) if val_cache is not None else None
         else:
             model, train, val = self.classifier.model, self.train, self.validation
@@ -182,15 +186,25 @@ class _Run:
                 len(self.classifier.class_names), self.sparse, multi_label=self.multi_label, pos_weight=self.pos_weight
             ),
         )
-        # the score to beat: the head's, as just measured, or (resuming) the checkpoint's
-        initial = None if val is None else score(head_logs or _evaluate(model, val))
-        keep = KeepBest(self.classifier.model, patience=patience if stop_early else planned + 1, initial=initial)
+        # the score to beat: the head's, as just measured, or (resuming) the best so far and the epochs since it
+        wait, best_epoch = 0, -1
+        if val is None:
+            initial = None
+        elif head_logs is None and history:
+            initial, wait, best_epoch = best_so_far(history)
+        else:
+            initial = score(head_logs or _evaluate(model, val))
+        keep = KeepBest(self.classifier.model, patience=patience if stop_early else planned + 1, initial=initial,
+                        wait=wait, best_epoch=best_epoch)  # fmt: skip
         budget = Budget(self.deadline) if self.deadline is not None else None
+        # keep first: it takes the best weights before a resuming Checkpoint puts the last epoch's back
         callbacks = [keep, *([budget] if budget else []), *self.callbacks,
                      self.progress.callback("fine_tune", planned, steps_per_epoch, label)]  # fmt: skip
+        # shuffle=False: the cache's order is its own, by seed and epoch (Keras's would draw from Python's global
+        # random state, which a resumed run cannot replay)
         history = model.fit(
             train, validation_data=val, epochs=1 + planned, initial_epoch=max(initial_epoch, 1),
-            class_weight=self.class_weight, callbacks=callbacks, verbose=0,
+            class_weight=self.class_weight, callbacks=callbacks, verbose=0, shuffle=not partial,
         ).history  # fmt: skip
         self.result.add(history, phase=2)
         self.result.fine_tune_seconds = time.perf_counter() - start
@@ -325,7 +339,8 @@ class _Run:
     ) -> FineTuneResult:  # fmt: skip
         classifier = self.classifier
         early = [keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)]
-        fit = dict(class_weight=self.class_weight, callbacks=self.callbacks + (early if stop_early else []),
+        # early stopping first: a Checkpoint then sees that it stopped the run
+        fit = dict(class_weight=self.class_weight, callbacks=(early if stop_early else []) + self.callbacks,
                    verbose=verbose)  # fmt: skip
         if head_epochs > initial_epoch:
             start = time.perf_counter()
