@@ -173,7 +173,7 @@ class _Run:
         start = time.perf_counter()
         self.classifier.unfreeze(unfreeze)
         if partial:
-            first = max(initial_epoch, 1) - 1  # fit's epoch 1 is the cache's epoch 0
+            first = max(initial_epoch, 1) - 1  # the cache's epoch count as a run never stopped had it here
             model, train = parts.top, features.ViewBatches(cache, self.batch_size, self.seed, epoch=first)
             val = features.ViewBatches(val_cache, 256, shuffle=False) if val_cache is not None else None
         else:
