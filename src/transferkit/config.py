@@ -120,3 +120,18 @@ def check() -> None:
     """Read every variable, raising :class:`ConfigError` for the first bad value."""
     for read in (offline, keras_fixes, cache_dir, weights_mirror, download_timeout, max_pixels):
         read()
+
+
+#: A test hook, not a setting (so not in :data:`VARIABLES` nor the README): ``NAME`` or ``NAME:N`` makes the
+#: process kill itself (SIGKILL) inside its N-th (default first) atomic write of a file named ``NAME``, half
+#: written and not yet renamed. ``tests/train/test_runs.py`` kills runs inside their writes with it.
+TEST_KILL_IN_WRITE = "TRANSFERKIT_TEST_KILL_IN_WRITE"
+
+
+def test_kill_in_write() -> tuple[str, int] | None:
+    """The file name and write count of :data:`TEST_KILL_IN_WRITE`, or None (the normal case: unset)."""
+    raw = _raw(TEST_KILL_IN_WRITE)
+    if not raw:
+        return None
+    name, _, count = raw.rpartition(":") if raw.rpartition(":")[2].isdigit() else (raw, "", "1")
+    return name, int(count)

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers import EXE, cli
+from transferkit._util.atomic import stale_temps
+from transferkit.train.callbacks import read_state
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +221,8 @@ def test_two_seeded_runs_are_identical(textures: tuple[Path, Path], tmp_path: Pa
     for name in ("first", "second"):
         out = tmp_path / name
         result = cli("train", textures[0], "--out", out, "--val-split", "0.25", "--image-size", "64",
-                     "--fine-tune-epochs", "2", "--batch-size", "8", "--seed", "5", "--quiet")  # fmt: skip
+                     "--fine-tune-epochs", "2", "--patience", "2", "--batch-size", "8", "--seed", "5",
+                     "--quiet")  # fmt: skip
         assert result.returncode == 0, result.stderr[-2000:]
         assert result.stdout == ""  # --quiet
         runs.append(_comparable(out))
@@ -249,6 +254,13 @@ def test_a_bad_time_budget_is_one_line(tmp_path: Path, budget: str) -> None:
     assert result.returncode == 2 and "is not a duration" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_bad_patience_is_one_line(tmp_path: Path) -> None:
+    result = cli("train", tmp_path, "--out", tmp_path / "run", "--patience", "0")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "--patience is a number of epochs, 1 or more. Received: 0" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_second_run_in_a_folder_in_use_is_refused_at_once(textures: tuple[Path, Path], tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = [EXE, "train", str(textures[0]), "--val-split", "0.25", "--out", str(out), "--image-size", "64",
@@ -273,33 +285,98 @@ def test_a_second_run_in_a_folder_in_use_is_refused_at_once(textures: tuple[Path
     assert resumed.returncode == 0, resumed.stderr[-2000:]
 
 
-@pytest.mark.parametrize("when", ["before the first checkpoint", "after an epoch"])
-def test_a_run_killed_hard_finishes_after_the_same_command(
-    textures: tuple[Path, Path], tmp_path: Path, when: str
-) -> None:
-    """SIGKILL (no handler runs, no checkpoint is written on the way out) as soon as the run folder is written
-    (planning and caching the features), or after the first fine-tuning epoch: the same command (with --resume
-    where a checkpoint was left) finishes with a model that loads and predicts, and no temporary file is left."""
-    out = tmp_path / "run"
-    args = ["train", str(textures[0]), "--val-split", "0.25", "--out", str(out), "--image-size", "64",
-            "--fine-tune-epochs", "6", "--batch-size", "8", "--quiet"]  # fmt: skip
-    proc = subprocess.Popen([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+#: Where a run is killed (SIGKILL: no handler runs, nothing is written on the way out). The last four are inside
+#: a write, through the test hook config.TEST_KILL_IN_WRITE: the file half written under its temporary name.
+KILLS = {
+    "before the first checkpoint": None,  # as soon as run.json is written: planning and caching the features
+    "after an epoch": None,  # the head and one fine-tuning epoch checkpointed
+    "in the checkpoint write": "checkpoint.json:2",  # the first fine-tuning epoch's (resume.npz is already in)
+    "in the best weights write": "checkpoint.npz:1",  # the head's: the first file the run ever checkpoints
+    "in the model.keras save": "model.keras",  # every epoch done
+    "after model.keras, before the report": "metrics.json",
+}
+
+
+def _kill(args: list[str], out: Path, when: str, hook: str | None) -> None:
+    """Run ``transferkit ARGS`` and kill it at ``when`` (a key of :data:`KILLS`), or inside the write ``hook``."""
+    env = {**os.environ, **({"TRANSFERKIT_TEST_KILL_IN_WRITE": hook} if hook else {})}
+    proc = subprocess.Popen([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and proc.poll() is None:
-        if when == "before the first checkpoint" and (out / "run.json").exists():  # planning and caching begin
+    while hook is None and time.monotonic() < deadline and proc.poll() is None:
+        if when == "before the first checkpoint" and (out / "run.json").exists():
             break
         if when == "after an epoch" and (out / "checkpoint.json").exists():
             if json.loads((out / "checkpoint.json").read_text())["epochs_done"] >= 2:  # the head and one epoch
                 break
         time.sleep(0.05)
-    assert proc.poll() is None, proc.communicate()[1][-2000:]
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
-    assert not (out / "model.keras").exists()
-    assert (out / "checkpoint.json").exists() == (when == "after an epoch")
-    again = cli(*args, *(["--resume"] if (out / "checkpoint.json").exists() else []))
+    if hook is None:
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=600)
+    assert proc.returncode == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("when", list(KILLS))
+def test_a_run_killed_hard_finishes_after_the_same_command(
+    textures: tuple[Path, Path], tmp_path: Path, when: str
+) -> None:
+    """Killed anywhere, the same command (with --resume where a checkpoint was left: the message says so) finishes
+    with a model that loads and predicts; every epoch checkpointed before the kill is kept, not rerun; a
+    half-written file is never taken for a good one, and no temporary file is left."""
+    out = tmp_path / "run"
+    args = ["train", str(textures[0]), "--val-split", "0.25", "--out", str(out), "--image-size", "64",
+            "--fine-tune-epochs", "6", "--batch-size", "8", "--quiet"]  # fmt: skip
+    _kill(args, out, when, KILLS[when])
+    if KILLS[when]:  # killed inside that write: its temporary file is there, half written, never renamed
+        name = KILLS[when].split(":")[0]
+        assert stale_temps(out / name), sorted(p.name for p in out.iterdir())
+    assert (out / "model.keras").exists() == (when == "after model.keras, before the report")
+    checkpointed = (out / "checkpoint.json").exists()
+    assert checkpointed == (when not in ("before the first checkpoint", "in the best weights write"))
+    if checkpointed:
+        refused = cli(*args)  # an interrupted run, even with its model.keras written: not taken as finished
+        assert refused.returncode == 1 and "--resume" in refused.stderr
+        state = read_state(out / "checkpoint.json", out / "resume.npz")
+        assert state["epochs_done"] >= 2 and json.loads((out / "checkpoint.json").read_text())["history"]
+    again = cli(*args, *(["--resume"] if checkpointed else []))
     assert again.returncode == 0, again.stderr[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["val_accuracy"] > 0.5 and not list(out.glob(".*.tmp*"))
+    assert not [name for name in ("checkpoint.json", "resume.npz", "checkpoint.npz") if (out / name).exists()]
+    if checkpointed:
+        rows = _history(out / "history.csv")
+        assert len(rows) >= state["epochs_done"]
+        for row, loss in zip(rows, state["history"]["loss"]):
+            assert float(row["loss"]) == pytest.approx(loss)
     predicted = cli("predict", "--model", out / "model.keras", "--json", sorted(textures[1].rglob("*.jpg"))[0])
     assert predicted.returncode == 0 and json.loads(predicted.stdout)[0]["predictions"]
+
+
+def test_a_resumed_run_trains_on_exactly_as_one_never_stopped(textures: tuple[Path, Path], tmp_path: Path) -> None:
+    """Four fine-tuning epochs (--patience 4: early stopping does not end them sooner): one run straight through,
+    one killed inside the checkpoint write of its third epoch and resumed from the second. Both are killed in
+    their model.keras save, so their last-epoch state is still on disk: weights, dropout seeds, Adam's step and
+    moments all equal (measured max abs difference: 0.0 on CPU), and so are the finished models."""
+    args = ["train", str(textures[0]), "--val-split", "0.25", "--image-size", "32", "--fine-tune-epochs", "4",
+            "--patience", "4", "--batch-size", "16", "--time-budget", "none", "--seed", "3", "--quiet"]  # fmt: skip
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    _kill([*args, "--out", str(whole)], whole, "in the model.keras save", "model.keras")
+    _kill([*args, "--out", str(cut)], cut, "in the third epoch's checkpoint", "resume.npz:4")  # after 3 of them
+    assert read_state(cut / "checkpoint.json", cut / "resume.npz")["epochs_done"] == 3  # the head's, 2 of 4
+    _kill([*args, "--out", str(cut), "--resume"], cut, "in the model.keras save", "model.keras")
+    with np.load(whole / "resume.npz") as straight, np.load(cut / "resume.npz") as resumed:
+        assert straight.files == resumed.files and any(name.startswith("optimizer_") for name in straight.files)
+        assert json.loads(str(straight["state"])) == json.loads(str(resumed["state"]))  # the history: 5 epochs
+        assert len(json.loads(str(straight["state"]))["history"]["loss"]) == 5
+        for name in straight.files:
+            if name != "state":
+                np.testing.assert_allclose(straight[name], resumed[name], rtol=0, atol=1e-6, err_msg=name)
+    for run in (whole, cut):
+        finished = cli(*args, "--out", run, "--resume")
+        assert finished.returncode == 0, finished.stderr[-2000:]
+    import keras
+
+    models = [keras.saving.load_model(run / "model.keras", compile=False) for run in (whole, cut)]
+    for a, b in zip(*(m.get_weights() for m in models)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert (whole / "history.csv").read_text() == (cut / "history.csv").read_text()

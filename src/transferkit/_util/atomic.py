@@ -6,12 +6,16 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .. import config
 from ..errors import DiskFullError
+
+_writes: dict[str, int] = {}  # atomic writes per file name, counted only for config.TEST_KILL_IN_WRITE
 
 
 def _parts(final: Path) -> tuple[str, str]:
@@ -44,6 +48,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     temp = temp_path(final)
     try:
         yield temp
+        _test_kill(final.name, temp)
         os.replace(temp, final)
     except Exception as exc:
         if not _out_of_space(exc):
@@ -58,6 +63,18 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if temp.exists():
             temp.unlink()
+
+
+def _test_kill(name: str, temp: Path) -> None:
+    """A test hook (:data:`config.TEST_KILL_IN_WRITE`): die as a hard kill would, with ``temp`` cut to half its
+    size and never renamed, so the tests can kill a run inside a given write rather than by timing luck."""
+    wanted = config.test_kill_in_write()
+    if wanted is None or wanted[0] != name:
+        return
+    _writes[name] = _writes.get(name, 0) + 1
+    if _writes[name] == wanted[1]:
+        os.truncate(temp, temp.stat().st_size // 2)
+        os.kill(os.getpid(), getattr(signal, "SIGKILL", signal.SIGTERM))
 
 
 def _out_of_space(exc: BaseException | None) -> bool:

@@ -40,6 +40,13 @@ def add_parser(commands: Any) -> None:
         default=10,
         help="phase-two epochs at most; 0 skips it (default: 10; fewer when validation stops improving)",
     )
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=None,
+        help="phase-two epochs without a better validation score before it stops (default: 1 with the cache, 3 "
+        "without)",
+    )
     p.add_argument("--epochs", type=int, default=10, help="head epochs with --no-cache-features (default: 10)")
     p.add_argument("--image-size", type=int, default=None, help="input size (default: the model's own)")
     p.add_argument("--batch-size", type=int, default=32)
@@ -132,12 +139,15 @@ def run(args: argparse.Namespace) -> int:
                                "model name (e.g. --model efficientnet_lite0).")  # fmt: skip
     if args.label_weights and not args.multi_label:
         raise TransferkitError("--label-weights is for --multi-label models.")
+    if args.patience is not None and args.patience < 1:
+        raise TransferkitError(f"--patience is a number of epochs, 1 or more. Received: {args.patience}")
     if args.threshold is not None and not args.multi_label:
         raise TransferkitError("--threshold is for --multi-label models; a single-label one answers its top class.")
 
     settings = TrainSettings(
         data_dir=args.data_dir, out=args.out, model=args.model, epochs=args.epochs,
-        fine_tune_epochs=args.fine_tune_epochs, image_size=args.image_size, batch_size=args.batch_size,
+        fine_tune_epochs=args.fine_tune_epochs, patience=args.patience, image_size=args.image_size,
+        batch_size=args.batch_size,
         val_split=args.val_split, val_dir=args.val_dir, seed=args.seed, cache_features=args.cache_features,
         time_budget=args.time_budget, views=args.views, target_precision=args.target_precision,
         group_duplicates=args.group_duplicates, multi_label=args.multi_label, threshold=args.threshold,

@@ -247,12 +247,23 @@ class Synchronize(keras.callbacks.Callback):
 
 
 class Agree(keras.callbacks.Callback):
-    """The last of ``fit``'s callbacks: every rank stops when a callback stopped on any (the time budget is
-    measured per rank; an early stop decided on equal metrics is the same everywhere)."""
+    """The last of ``fit``'s callbacks: at the start, every rank takes rank 0's variables and optimizer state
+    (which a resuming :class:`~transferkit.train.callbacks.Checkpoint`, on rank 0 alone, may have put back);
+    after each epoch, every rank stops when a callback stopped on any (the time budget is measured per rank;
+    an early stop decided on equal metrics is the same everywhere)."""
 
     def __init__(self, world: World) -> None:
         super().__init__()
         self.world = world
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        model = self.model
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        variables = [*model.variables, *model.optimizer.variables]
+        values = self.world.share(lambda: [np.asarray(keras.ops.convert_to_numpy(v)) for v in variables])
+        for variable, value in zip(variables, values):
+            variable.assign(value)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         self.model.stop_training = self.world.any(bool(self.model.stop_training))

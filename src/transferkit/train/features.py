@@ -139,16 +139,18 @@ def _allocate(shape: tuple[int, ...], dtype: np.dtype[Any], folder: Any, limit: 
 
 class ViewBatches(keras.utils.PyDataset):
     """A Keras PyDataset over a cache: epoch ``e`` uses view ``e % views``, shuffled (seeded per epoch),
-    served as float32. ``shuffle=False`` serves view 0 in order (validation). With several processes
-    (``world``) a rank's batches are its parts of the global batches (:func:`transferkit.data.shard_order`)."""
+    served as float32. ``shuffle=False`` serves view 0 in order (validation). ``epoch`` is the first epoch's
+    number: a resumed run serves the views and orders it would have served. With several processes (``world``)
+    a rank's batches are its parts of the global batches (:func:`transferkit.data.shard_order`)."""
 
     def __init__(
-        self, data: FeatureSet, batch_size: int, seed: int | None = None, shuffle: bool = True, world: World = SINGLE
-    ) -> None:
+        self, data: FeatureSet, batch_size: int, seed: int | None = None, shuffle: bool = True, epoch: int = 0,
+        world: World = SINGLE,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.data, self.batch_size, self.shuffle, self.world = data, batch_size, shuffle, world
         self.seed = 0 if seed is None else seed
-        self.epoch = 0
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return sharded_batches(self.data.count, self.batch_size, self.world.size)

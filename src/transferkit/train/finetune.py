@@ -23,7 +23,7 @@ from ..data import class_weights, label_weights
 from ..errors import DatasetError
 from ..models import heads
 from . import distributed, features, linear, plan
-from .callbacks import Budget, KeepBest, score
+from .callbacks import Budget, KeepBest, best_so_far, score
 from .partial import split
 from .progress import Progress, make
 
@@ -79,6 +79,7 @@ def fine_tune(
     callbacks: list[Any] | None = None,
     seed: int | None = None,
     initial_epoch: int = 0,
+    history: dict[str, list[float]] | None = None,
     verbose: Any = "auto",
     progress: Progress | None = None,
 ) -> FineTuneResult:
@@ -93,7 +94,8 @@ def fine_tune(
     (``cache_features=False``) phase one is ``head_epochs`` of Keras ``fit``. ``partial_cache=False`` trains
     phase two on the images. ``class_weight="balanced"`` weighs classes inversely to their frequency (a
     multi-label classifier: each label's positive images by its negatives over its positives, ``pos_weight``);
-    ``initial_epoch`` resumes (epochs before it are skipped, phase one's first).
+    ``initial_epoch`` resumes (epochs before it are skipped, phase one's first); ``history``, the epochs before
+    it (a :class:`~transferkit.train.callbacks.Checkpoint`'s), lets early stopping go on from their best.
 
     Started by ``torchrun`` (several processes), each process trains on its part of every epoch's batches
     of ``batch_size`` (:mod:`transferkit.train.distributed`); the learning rate is used as given.
@@ -121,7 +123,7 @@ def fine_tune(
     return run.cached(
         epochs=epochs, learning_rate=fine_tune_learning_rate or learning_rate / 10, unfreeze=unfreeze,
         warmup_epochs=warmup_epochs, partial=partial_cache, views=views, folder=cache_folder, stop_early=stop_early,
-        patience=patience or 1, initial_epoch=initial_epoch,
+        patience=patience or 1, initial_epoch=initial_epoch, history=history,
     )  # fmt: skip
 
 
@@ -153,6 +155,7 @@ class _Run:
     def cached(
         self, *, epochs: int, learning_rate: float, unfreeze: Any, warmup_epochs: float, partial: bool,
         views: int | None, folder: str | None, stop_early: bool, patience: int, initial_epoch: int,
+        history: dict[str, list[float]] | None = None,
     ) -> FineTuneResult:  # fmt: skip
         label = f"fine-tuning {_what(unfreeze)}"
         parts, partial = self._split(unfreeze, partial and epochs > 0)
@@ -175,23 +178,35 @@ class _Run:
         start = time.perf_counter()
         self.classifier.unfreeze(unfreeze)
         if partial:
+            first_epoch = max(initial_epoch, 1) - 1  # the cache's epoch count as a run never stopped had it here
             model = parts.top
-            train = features.ViewBatches(cache, self.batch_size, self.seed, world=self.world)
+            train = features.ViewBatches(cache, self.batch_size, self.seed, epoch=first_epoch, world=self.world)
             val = features.ViewBatches(val_cache, 256, shuffle=False) if val_cache is not None else None
         else:
             model, train, val = self.classifier.model, _shard(self.train, self.world), self.validation
         steps_per_epoch = len(train)
         model, val, first, last, evaluate = self._parallel(model, val)
         self._compile(model, _warmup_cosine(learning_rate, steps_per_epoch, planned, warmup_epochs))
-        # the score to beat: the head's, as just measured, or (resuming) the checkpoint's
-        initial = None if self.validation is None else score(head_logs or evaluate())
-        keep = KeepBest(self.classifier.model, patience=patience if stop_early else planned + 1, initial=initial)
+        # the score to beat: the head's, as just measured, or (resuming) the best so far and the epochs since it
+        wait, best_epoch = 0, -1
+        if self.validation is None:
+            initial = None
+        elif head_logs is None and history:
+            initial, wait, best_epoch = best_so_far(history)
+        else:
+            initial = score(head_logs or evaluate())
+        keep = KeepBest(self.classifier.model, patience=patience if stop_early else planned + 1, initial=initial,
+                        wait=wait, best_epoch=best_epoch)  # fmt: skip
         budget = Budget(self.deadline) if self.deadline is not None else None
+        # keep before the run's callbacks: it takes the best weights before a resuming Checkpoint puts the last
+        # epoch's back
         callbacks = [*first, keep, *([budget] if budget else []), *self.callbacks,
                      self.progress.callback("fine_tune", planned, steps_per_epoch, label), *last]  # fmt: skip
+        # shuffle=False: the cache's order is its own, by seed and epoch (Keras's would draw from Python's global
+        # random state, which a resumed run cannot replay)
         history = model.fit(
             train, validation_data=val, epochs=1 + planned, initial_epoch=max(initial_epoch, 1),
-            class_weight=self.class_weight, callbacks=callbacks, verbose=0,
+            class_weight=self.class_weight, callbacks=callbacks, verbose=0, shuffle=not partial,
         ).history  # fmt: skip
         self.result.add(history, phase=2)
         self.result.fine_tune_seconds = time.perf_counter() - start
@@ -376,7 +391,8 @@ class _Run:
             model, val, first, last, _ = self._parallel(classifier.model, self.validation)
             self._compile(model, rate)
             early = [keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)]
-            callbacks = [*first, *self.callbacks, *(early if stop_early else []), *last]
+            # early stopping before the run's callbacks: a Checkpoint then sees that it stopped the run
+            callbacks = [*first, *(early if stop_early else []), *self.callbacks, *last]
             history: dict[str, list[float]] = model.fit(
                 train, validation_data=val, epochs=epochs, initial_epoch=initial, class_weight=self.class_weight,
                 callbacks=callbacks, verbose=verbose,

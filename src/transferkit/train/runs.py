@@ -3,13 +3,16 @@
 This is what ``transferkit train`` does. The data and the model are checked before anything is written,
 so a run that fails on bad input (a missing folder, one class, a bad split, an unknown model) leaves no
 folder behind and the same command, once the input is fixed, simply runs. The run folder then holds
-``run.json`` (the settings, with the model ``--model auto`` chose), and while training ``checkpoint.json`` (the
-history) after every epoch and ``checkpoint.npz`` (the best weights so far) -- so Ctrl-C, SIGTERM or a crash
-loses at most one epoch, and ``--resume`` goes on from the weights the run would have kept; when
+``run.json`` (the settings, with the model ``--model auto`` chose), and while training, after every epoch,
+``checkpoint.npz`` (the best weights so far), ``resume.npz`` (the last epoch's weights, dropout seeds and
+optimizer state: Adam's step and moments) and ``checkpoint.json`` (the history) -- so Ctrl-C, SIGTERM, a crash
+or SIGKILL loses at most the epoch in progress, and ``--resume`` trains on as the run would have (with a seed
+and no binding time budget, the same weights as a run never stopped: ``tests/train/test_runs.py``); when
 finished, ``model.keras`` (with the calibration temperature fit on the validation images:
-:mod:`~transferkit.train.calibration`), ``metrics.json``, ``history.csv``, the plots and ``report.html``.
-Optimizer state is not checkpointed: a resumed run restarts Adam's moments, which costs a little at the
-first resumed epoch.
+:mod:`~transferkit.train.calibration`), ``metrics.json``, ``history.csv``, the plots and ``report.html``. The
+checkpoint files go last: a folder that still has them is interrupted, even with a ``model.keras``, and
+``--resume`` finishes it. Without the cache (``--no-cache-features``) a resumed run restores the optimizer
+too, but Keras's early stopping starts counting afresh.
 """
 
 from __future__ import annotations
@@ -38,10 +41,11 @@ from ..zoo import registry
 from . import distributed
 from .auto import choose_model
 from .calibration import calibrate, f1_thresholds, fit_familiarity, precision_thresholds
-from .callbacks import Checkpoint, read_checkpoint, write_json
+from .callbacks import Checkpoint, read_checkpoint, read_state, write_json
 from .progress import Progress, make
 
 CHECKPOINT, STATE, SETTINGS, MODEL = "checkpoint.npz", "checkpoint.json", "run.json", "model.keras"
+RESUME = "resume.npz"
 AUTO = "auto"
 #: The share of the time budget that ``--model auto`` may spend on its probes.
 AUTO_SHARE = 0.3
@@ -56,6 +60,7 @@ class TrainSettings:
     model: str = "efficientnet_lite0"  # or "auto": chosen by linear probes (:mod:`transferkit.train.auto`)
     epochs: int = 10  # head epochs without the cache (with it the head is one logistic-regression fit)
     fine_tune_epochs: int = 10  # at most: fewer when validation stops improving or the budget runs out
+    patience: int | None = None  # fine-tuning epochs without a better validation score before it stops
     time_budget: float | None = 300.0  # seconds for the whole run; None: no limit
     image_size: int | None = None  # None: the model's own input size
     batch_size: int = 32
@@ -76,8 +81,10 @@ class TrainSettings:
 
 
 def _check_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
-    """Refuse to start over a finished or interrupted run unless told to; writes nothing."""
-    finished, interrupted = (out / MODEL).exists(), (out / STATE).exists()
+    """Refuse to start over a finished or interrupted run unless told to; writes nothing. A run is finished
+    once its checkpoint is gone, the last thing it does."""
+    interrupted = (out / STATE).exists() or (out / RESUME).exists()
+    finished = (out / MODEL).exists() and not interrupted
     if resume:
         if not interrupted:
             raise RunFolderError(f"There is no interrupted run to resume in '{out}': drop --resume to start one.")
@@ -192,18 +199,22 @@ def _train(
     train_data, val_data, classifier = world.together(build)
     distributed.check_same_data(world, training=train_data, validation=val_data)
 
-    done, history = 0, dict[str, list[float]]()
+    done, history, epochs = 0, dict[str, list[float]](), settings.fine_tune_epochs
+    head_epochs = 1 if settings.cache_features else settings.epochs
     if resume:
-        done, history, weights = world.share(lambda: _checkpoint(out))
-        if weights is not None:
+        state, weights = world.share(lambda: _checkpoint(out))
+        done, history = int(state["epochs_done"]), state["history"]
+        if state.get("stopped"):  # early stopping or the budget had ended fine-tuning: no more epochs
+            epochs = done - head_epochs
+        if weights is not None:  # the best weights: what early stopping keeps (resume.npz: the last)
             classifier.model.set_weights(weights)
         show.note(f"Resuming '{out}' after epoch {done}.")
     else:  # the input is good: only now is the folder touched (by rank 0)
         world.share(lambda: _start(out, settings, lock))
-    head_epochs = 1 if settings.cache_features else settings.epochs
     checkpoint = Checkpoint(
-        classifier.model, weights=out / CHECKPOINT, state=out / STATE, history=history, head_epochs=head_epochs
-    )
+        classifier.model, weights=out / CHECKPOINT, state=out / STATE, history=history, head_epochs=head_epochs,
+        resume=out / RESUME, restore=resume,
+    )  # fmt: skip
     rate = settings.learning_rate * distributed.LR_SCALING[settings.lr_scaling](world.size)
     if world.size > 1:
         show.note(_processes(world, settings, rate))
@@ -213,8 +224,9 @@ def _train(
     try:
         with _sigterm_as_interrupt():
             result = classifier.fine_tune(
-                train_data, val_data, head_epochs=settings.epochs, epochs=settings.fine_tune_epochs,
+                train_data, val_data, head_epochs=settings.epochs, epochs=epochs,
                 learning_rate=rate, cache_features=settings.cache_features, seed=settings.seed,
+                patience=settings.patience, history={k: list(v) for k, v in history.items()},
                 callbacks=[checkpoint] if world.main else [], initial_epoch=done, cache_folder=str(cache),
                 time_budget=budget, progress=show, views=settings.views,
                 class_weight="balanced" if settings.label_weights else None,
@@ -270,7 +282,7 @@ def _train(
     write_json(out / report.VALIDATION_FILE, {  # what `transferkit export` checks the export with
         "files": [os.path.abspath(f) for f in plain_val.usable_files], "labels": plain_val.usable_labels.tolist(),
     })  # fmt: skip
-    for name in (CHECKPOINT, STATE):
+    for name in (STATE, RESUME, CHECKPOINT):  # the last step: the run is finished
         (out / name).unlink(missing_ok=True)
     shutil.rmtree(out / "features", ignore_errors=True)
     headline = {"micro_f1": metrics["micro_f1"], "mAP": metrics["mAP"]} if settings.multi_label else {
@@ -303,17 +315,21 @@ def _settings(
     return settings
 
 
-def _checkpoint(out: Path) -> tuple[int, dict[str, list[float]], list[np.ndarray] | None]:
-    """An interrupted run's epochs done, history and best weights (None before the first were written)."""
-    state = json.loads((out / STATE).read_text())
+def _checkpoint(out: Path) -> tuple[dict[str, Any], list[np.ndarray] | None]:
+    """An interrupted run's last state (epochs done, history, whether it had stopped) and best weights (None
+    before the first were written); what a killed write left is removed (the folder is locked)."""
+    for temp in out.glob(".*.tmp*"):
+        temp.unlink()
     weights = read_checkpoint(out / CHECKPOINT) if (out / CHECKPOINT).exists() else None
-    return int(state["epochs_done"]), state["history"], weights
+    return read_state(out / STATE, out / RESUME), weights
 
 
 def _start(out: Path, settings: TrainSettings, lock: FolderLock) -> None:
     lock.take()  # the folder is created here, and locked
-    for stale in (MODEL, report.METRICS_FILE, CHECKPOINT, STATE):
-        (out / stale).unlink(missing_ok=True)
+    for name in (MODEL, report.METRICS_FILE, CHECKPOINT, STATE, RESUME):
+        (out / name).unlink(missing_ok=True)
+    for temp in out.glob(".*.tmp*"):  # what a killed write left (the folder is locked: no one is writing)
+        temp.unlink()
     write_json(out / SETTINGS, asdict(settings))
 
 
