@@ -140,6 +140,8 @@ PARAMS = [
     dict(theta=-7.0, zx=1.2, zy=1.2, flip_horizontal=True, channel_shift_intensity=30.0),
     dict(shear=25.0, flip_vertical=True, brightness=1.4),
     dict(brightness=0.6, tx=-12.0),
+    dict(zx=0.8, zy=1.1, flip_horizontal=True, flip_vertical=True),  # flips folded into the warp
+    dict(flip_horizontal=True, flip_vertical=True),  # no warp: flipped by indexing
 ]
 
 

@@ -33,8 +33,8 @@ def is_identity(matrices: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _base_grid(height: int, width: int, corners: bool) -> Any:
-    """Normalised (x, y, 1) of every output pixel, as ``affine_grid`` lays them out."""
+def _axes(height: int, width: int, corners: bool) -> tuple[Any, Any]:
+    """Normalised x of every output column and y of every output row, as ``affine_grid`` places them."""
     import torch
 
     def axis(size: int) -> Any:
@@ -42,8 +42,23 @@ def _base_grid(height: int, width: int, corners: bool) -> Any:
             return torch.linspace(-1.0, 1.0, size) if size > 1 else torch.zeros(1)
         return (torch.arange(size, dtype=torch.float32) * 2 + 1) / size - 1
 
-    ys, xs = torch.meshgrid(axis(height), axis(width), indexing="ij")
-    return torch.stack([xs, ys, torch.ones_like(xs)], dim=-1).view(1, height * width, 3)
+    return axis(width), axis(height)
+
+
+def _grid(theta: Any, height: int, width: int, corners: bool) -> Any:
+    """``affine_grid``'s sampling grid ``(N, H, W, 2)`` for normalised ``theta`` ``(N, 2, 3)``, by broadcasting.
+
+    An affine grid is separable (``x' = a x + (b y + c)``): summing a row term and a column term took 1.3 ms
+    for a 32x224x224 batch on one core, where ``affine_grid`` or a matmul against its base grid took 17 to 30.
+    """
+    import torch
+
+    xs, ys = _axes(height, width, corners)
+    grid = torch.empty((len(theta), height, width, 2))
+    for k in range(2):
+        rows = ys[None, :, None] * theta[:, k, 1, None, None] + theta[:, k, 2, None, None]
+        torch.add(rows, xs[None, None, :] * theta[:, k, 0, None, None], out=grid[..., k])
+    return grid
 
 
 def _theta(matrices: np.ndarray, height: int, width: int, corners: bool) -> np.ndarray:
@@ -74,12 +89,11 @@ def warp(
     import torch
     import torch.nn.functional as F
 
-    n, height, width = images.shape[:3]
+    height, width = images.shape[1:3]
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).permute(0, 3, 1, 2)
     corners = fill_mode != "reflect"  # grid_sample reflects about pixel edges only without align_corners
     theta = torch.from_numpy(_theta(matrices, height, width, corners).astype(np.float32))
-    # base @ theta^T is affine_grid's own arithmetic; a single matmul measured 5x faster on 2 busy cores
-    grid = torch.matmul(_base_grid(height, width, corners), theta.transpose(1, 2)).view(n, height, width, 2)
+    grid = _grid(theta, height, width, corners)
     outside = None
     if fill_mode == "constant":  # SciPy: cval wherever the source falls outside, no blending at the edge
         outside = (grid.abs() > 1 + 1e-6).any(dim=-1)

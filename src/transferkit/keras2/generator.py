@@ -369,7 +369,8 @@ class ImageDataGenerator:
         return p
 
     def _apply(self, x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
-        """Keras 2's order: affine warp, channel shift, flips, brightness."""
+        """Keras 2's order: affine warp, channel shift, flips, brightness (the flips of warped images done by
+        the warp itself)."""
         height, width = x.shape[1:3]
         matrices = transforms.legacy_matrices(
             theta=p["theta"],
@@ -382,6 +383,9 @@ class ImageDataGenerator:
             width=width,
         )
         moved = ~affine.is_identity(matrices)
+        flip_h, flip_v = np.asarray(p["flip_horizontal"], bool), np.asarray(p["flip_vertical"], bool)
+        matrices = transforms.fold_flips(matrices, flip_h & moved, flip_v & moved, height, width)
+        flip_h, flip_v = flip_h & ~moved, flip_v & ~moved  # the images left to flip: those not warped
         mode = "bilinear" if self.interpolation_order == 1 else "nearest"
         if moved.all():
             x = affine.warp(x, matrices, mode, self.fill_mode, self.cval)  # float32, no copy back into x
@@ -390,9 +394,10 @@ class ImageDataGenerator:
         if p["channel_shift_intensity"] is not None:
             low, high = x.min(axis=(1, 2, 3), keepdims=True), x.max(axis=(1, 2, 3), keepdims=True)
             x = np.clip(x + p["channel_shift_intensity"].reshape(-1, 1, 1, 1).astype(x.dtype), low, high)
-        flip_h, flip_v = np.asarray(p["flip_horizontal"], bool), np.asarray(p["flip_vertical"], bool)
-        x[flip_h] = x[flip_h, :, ::-1]
-        x[flip_v] = x[flip_v, ::-1]
+        if flip_h.any():
+            x[flip_h] = x[flip_h, :, ::-1]
+        if flip_v.any():
+            x[flip_v] = x[flip_v, ::-1]
         if p["brightness"] is not None:
             x = transforms.brightness(x, p["brightness"])
         return x

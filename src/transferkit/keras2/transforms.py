@@ -48,6 +48,17 @@ def legacy_matrices(
     return m[:, :2, :]
 
 
+def fold_flips(matrices: np.ndarray, flip_h: np.ndarray, flip_v: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The matrices that warp and then flip, where ``flip_h`` / ``flip_v``: Keras 2 flips the warped image,
+    which is sampling it through mirrored output coordinates (the channel shift and brightness Keras 2 applies
+    between or after are per pixel, with per-image extremes, so they do not mind the order). Saves a copy."""
+    m = np.array(matrices, np.float64)
+    for flip, axis, size in ((flip_v, 0, height), (flip_h, 1, width)):  # output index i -> size - 1 - i
+        m[flip, :, 2] += m[flip, :, axis] * (size - 1)
+        m[flip, :, axis] *= -1
+    return m
+
+
 def shift_draw(value: Any, size: int, n: int, rs: Any) -> np.ndarray:
     """Keras 2's shift draw: a float range is uniform, an int or list is a choice with a random sign."""
     if not np.any(value):
