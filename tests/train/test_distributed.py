@@ -168,6 +168,36 @@ def test_a_killed_process_ends_the_job_and_resume_finishes(textures: tuple[Path,
     assert predicted.returncode == 0 and json.loads(predicted.stdout)[0]["predictions"]
 
 
+def test_a_process_that_stops_answering_ends_the_job_within_the_timeout(
+    textures: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """SIGSTOP one rank (a hang, not a crash): rank 0 gives up after --dist-timeout with one line, and torchrun
+    stops the job (measured 55 s with a 20 s timeout: torchrun gives a process 30 s to end before SIGKILL)."""
+    train_dir, val_dir = textures
+    out = tmp_path / "run"
+    args = ["train", str(train_dir), "--val-dir", str(val_dir), "--out", str(out), "--nproc", "2",
+            "--fine-tune-epochs", "40", "--batch-size", "8", "--dist-timeout", "10s", *COMMON]  # fmt: skip
+    proc = subprocess.Popen([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None and not (out / "checkpoint.json").exists():
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    stopped = _rank(proc.pid, 1)
+    os.kill(stopped, signal.SIGSTOP)
+    hung = time.monotonic()
+    try:
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.kill(stopped, signal.SIGKILL)
+    assert proc.returncode != 0 and time.monotonic() - hung < 90
+    lines = [line for line in err.splitlines() if "error" in line]
+    assert lines[0].startswith("transferkit: error: Process 0 of 2 lost the others (") and "Timed out" in lines[0]
+    assert lines[0].count("lost the others") == 1 and "--resume" in lines[0]
+    assert lines[1] == "error: process 0 of 2 exited with status 1; the others were stopped."
+    assert "Traceback" not in err and (out / "checkpoint.json").exists()
+
+
 def test_nproc_is_refused_under_torchrun_and_needs_a_timeout(tmp_path: Path) -> None:
     result = cli("train", tmp_path, "--out", tmp_path / "run", "--nproc", "2", env={"LOCAL_RANK": "0"})
     assert result.returncode == 1 and "under torchrun, leave it out" in result.stderr

@@ -360,6 +360,8 @@ class _lost:
 
 def is_lost(error: BaseException) -> bool:
     """Whether ``error`` (raised inside ``fit``: DDP's gradient averaging) is torch's for a lost process."""
+    if isinstance(error, DistributedError):  # already said
+        return False
     if isinstance(error, getattr(_dist(), "DistBackendError", ())):
         return True
     text = str(error).lower()

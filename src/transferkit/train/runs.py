@@ -80,10 +80,14 @@ class TrainSettings:
     auto_candidates: list[dict[str, Any]] | None = None  # what --model auto tried (filled in by the run)
 
 
+def _interrupted_run(out: Path) -> bool:
+    return (out / STATE).exists() or (out / RESUME).exists()
+
+
 def _check_folder(out: Path, *, resume: bool, overwrite: bool) -> None:
     """Refuse to start over a finished or interrupted run unless told to; writes nothing. A run is finished
     once its checkpoint is gone, the last thing it does."""
-    interrupted = (out / STATE).exists() or (out / RESUME).exists()
+    interrupted = _interrupted_run(out)
     finished = (out / MODEL).exists() and not interrupted
     if resume:
         if not interrupted:
@@ -169,6 +173,9 @@ def train(
     lock = FolderLock(settings.out, "transferkit train")
     try:
         world.share(lambda: bool(lock.__enter__()))  # rank 0 holds the lock
+        # torchrun --max-restarts: a restarted job runs the same command line, and goes on from the checkpoint
+        restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0) > 0
+        resume = world.share(lambda: resume or (restarted and _interrupted_run(Path(settings.out))))
         return _train(settings, resume, overwrite, progress if world.main else "quiet", lock, world)
     finally:
         lock.release()
