@@ -141,18 +141,24 @@ def _rank(launcher: int, rank: int) -> int:
     raise AssertionError(f"no rank {rank} under {launcher}")
 
 
-def test_a_killed_process_ends_the_job_and_resume_finishes(textures: tuple[Path, Path], tmp_path: Path) -> None:
-    """SIGKILL one rank during fine-tuning: the job ends at once (measured 2.5 s) with one line from the launcher
-    and one from rank 0, and ``--resume`` finishes the run on two processes from the last checkpoint."""
+def _fine_tuning(textures: tuple[Path, Path], out: Path, timeout: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """``train --nproc 2`` started and past its head phase (the first checkpoint written): the process and args."""
     train_dir, val_dir = textures
-    out = tmp_path / "run"
     args = ["train", str(train_dir), "--val-dir", str(val_dir), "--out", str(out), "--nproc", "2",
-            "--fine-tune-epochs", "40", "--batch-size", "8", "--dist-timeout", "60s", *COMMON]  # fmt: skip
+            "--fine-tune-epochs", "40", "--batch-size", "8", "--dist-timeout", timeout, *COMMON]  # fmt: skip
     proc = subprocess.Popen([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and proc.poll() is None and not (out / "checkpoint.json").exists():
         time.sleep(0.05)
     assert proc.poll() is None, proc.communicate()[1][-2000:]
+    return proc, args
+
+
+def test_a_killed_process_ends_the_job_and_resume_finishes(textures: tuple[Path, Path], tmp_path: Path) -> None:
+    """SIGKILL one rank during fine-tuning: the job ends at once (measured 2.5 s) with one line from the launcher
+    and one from rank 0, and ``--resume`` finishes the run on two processes from the last checkpoint."""
+    out = tmp_path / "run"
+    proc, args = _fine_tuning(textures, out, "60s")
     os.kill(_rank(proc.pid, 1), signal.SIGKILL)
     killed = time.monotonic()
     _, err = proc.communicate(timeout=120)
@@ -164,7 +170,7 @@ def test_a_killed_process_ends_the_job_and_resume_finishes(textures: tuple[Path,
     assert again.returncode == 0, again.stderr[-3000:]
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["val_accuracy"] > 0.5
-    predicted = cli("predict", "--model", out / "model.keras", "--json", sorted(val_dir.rglob("*.jpg"))[0])
+    predicted = cli("predict", "--model", out / "model.keras", "--json", sorted(textures[1].rglob("*.jpg"))[0])
     assert predicted.returncode == 0 and json.loads(predicted.stdout)[0]["predictions"]
 
 
@@ -173,15 +179,8 @@ def test_a_process_that_stops_answering_ends_the_job_within_the_timeout(
 ) -> None:
     """SIGSTOP one rank (a hang, not a crash): rank 0 gives up after --dist-timeout with one line, and torchrun
     stops the job (measured 55 s with a 20 s timeout: torchrun gives a process 30 s to end before SIGKILL)."""
-    train_dir, val_dir = textures
     out = tmp_path / "run"
-    args = ["train", str(train_dir), "--val-dir", str(val_dir), "--out", str(out), "--nproc", "2",
-            "--fine-tune-epochs", "40", "--batch-size", "8", "--dist-timeout", "10s", *COMMON]  # fmt: skip
-    proc = subprocess.Popen([EXE, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline and proc.poll() is None and not (out / "checkpoint.json").exists():
-        time.sleep(0.05)
-    assert proc.poll() is None, proc.communicate()[1][-2000:]
+    proc, _ = _fine_tuning(textures, out, "10s")
     stopped = _rank(proc.pid, 1)
     os.kill(stopped, signal.SIGSTOP)
     hung = time.monotonic()
