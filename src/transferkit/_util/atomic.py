@@ -37,6 +37,12 @@ def stale_temps(path: str | os.PathLike[str]) -> list[Path]:
     return sorted(final.parent.glob(f".{stem}.*.tmp{suffix}"))
 
 
+def remove_stale_temps(folder: str | os.PathLike[str]) -> None:
+    """Remove every temporary file killed writers left in ``folder`` (only while no one else writes there)."""
+    for temp in Path(folder).glob(".*.*.tmp*"):
+        temp.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` (same suffixes); on success rename it over ``path``.

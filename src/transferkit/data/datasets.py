@@ -33,7 +33,7 @@ from . import augment as augment_mod, scan, tables
 from .decode import Decoder, load_batch
 from .groups import near_duplicate_groups
 from .skips import SkipLog
-from .splits import iterative_split, shard_order, sharded_batches, stratified_split
+from .splits import epoch_order, iterative_split, sharded_batches, stratified_split
 
 import_keras()  # the backend check and the Keras backports, before any Keras class is used
 
@@ -148,11 +148,9 @@ class ImageDataset(keras.utils.PyDataset):
 
     def order(self) -> np.ndarray:
         """The file indices in this epoch's order (a seeded shuffle per epoch, or file order)."""
-        if not self.shuffle:
-            order = np.arange(len(self.files))
-        else:
-            order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.files))
-        return shard_order(order, self.batch_size, *self.shard)
+        rank, processes = self.shard
+        return epoch_order(len(self.files), shuffle=self.shuffle, seed=self.seed, epoch=self.epoch,
+                           batch_size=self.batch_size, rank=rank, processes=processes)  # fmt: skip
 
     def batch(self, index: int, augment: bool = True, view: int | None = None) -> Any:
         """Batch ``index`` of this epoch; ``augment=False`` skips augmentation. ``view=k`` gives batch ``index``

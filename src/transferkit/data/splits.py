@@ -166,6 +166,15 @@ def _balance(side: np.ndarray, counts: np.ndarray, sizes: np.ndarray, fraction: 
         side[candidates[np.lexsort((candidates, -gain))[0]]] = 1 - source
 
 
+def epoch_order(
+    count: int, *, shuffle: bool, seed: int, epoch: int, batch_size: int, rank: int = 0, processes: int = 1
+) -> np.ndarray:
+    """The item indices of one epoch, for this rank: a permutation seeded by ``(seed, epoch)`` (or item
+    order), cut by :func:`shard_order`. The same on every machine and every resume."""
+    order = np.random.default_rng((seed, epoch)).permutation(count) if shuffle else np.arange(count)
+    return shard_order(order, batch_size, rank, processes)
+
+
 def shard_order(order: np.ndarray, batch_size: int, rank: int = 0, processes: int = 1) -> np.ndarray:
     """Rank ``rank``'s part of an epoch's ``order`` when ``processes`` train together with ``batch_size`` each:
     every global batch (``batch_size * processes`` of ``order``) cut into one contiguous part per rank, so a

@@ -21,7 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from ..data.splits import shard_order, sharded_batches
+from ..data.splits import epoch_order, sharded_batches
 from .distributed import SINGLE, World
 
 #: Views cached per image when training augments (view 0 is the plain image). One: extra augmented views
@@ -156,11 +156,8 @@ class ViewBatches(keras.utils.PyDataset):
         return sharded_batches(self.data.count, self.batch_size, self.world.size)
 
     def _order(self) -> np.ndarray:
-        if not self.shuffle:
-            order = np.arange(self.data.count)
-        else:
-            order = np.random.default_rng((self.seed, self.epoch)).permutation(self.data.count)
-        return shard_order(order, self.batch_size, self.world.rank, self.world.size)
+        return epoch_order(self.data.count, shuffle=self.shuffle, seed=self.seed, epoch=self.epoch,
+                           batch_size=self.batch_size, rank=self.world.rank, processes=self.world.size)  # fmt: skip
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         view = self.epoch % self.data.views if self.shuffle else 0

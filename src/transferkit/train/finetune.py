@@ -115,7 +115,7 @@ def fine_tune(
         pos_weight, class_weight = label_weights(train), None
     weights = class_weights(train) if class_weight == "balanced" else class_weight
     stop_early = early_stopping and validation is not None
-    run = _Run(classifier, train, validation, progress, weights, list(callbacks or []), seed, time_budget)
+    run = _Run(classifier, train, validation, progress, weights, list(callbacks or []), seed, time_budget, world)
     run.pos_weight = pos_weight
     if not cache_features:
         return run.uncached(head_epochs, epochs, learning_rate, fine_tune_learning_rate, unfreeze, warmup_epochs,
@@ -132,7 +132,7 @@ class _Run:
 
     def __init__(
         self, classifier: Any, train: Any, validation: Any, progress: Progress, class_weight: Any,
-        callbacks: list[Any], seed: int | None, budget: float | None,
+        callbacks: list[Any], seed: int | None, budget: float | None, world: distributed.World,
     ) -> None:  # fmt: skip
         self.classifier, self.train, self.validation, self.progress = classifier, train, validation, progress
         self.class_weight, self.callbacks, self.seed = class_weight, callbacks, seed
@@ -145,7 +145,7 @@ class _Run:
         self.multi_label = bool(classifier.multi_label)
         self.pos_weight: Any = None  # a multi-label classifier's per-label weights of positives (label_weights)
         self.batch_size = int(getattr(train, "batch_size", 32) or 32)
-        self.world = distributed.world()
+        self.world = world
 
     def left(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.perf_counter()

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .. import report
+from .._util.atomic import remove_stale_temps
 from .._util.lock import FolderLock
 from ..data import image_folder, image_table
 from ..data.groups import NEAR_DUPLICATE_BITS
@@ -172,7 +173,7 @@ def train(
     world = distributed.join(timeout or distributed.DEFAULT_TIMEOUT)
     lock = FolderLock(settings.out, "transferkit train")
     try:
-        world.share(lambda: bool(lock.__enter__()))  # rank 0 holds the lock
+        world.share(lambda: _hold(lock))
         # torchrun --max-restarts: a restarted job runs the same command line, and goes on from the checkpoint
         restarted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") or 0) > 0
         resume = world.share(lambda: resume or (restarted and _interrupted_run(Path(settings.out))))
@@ -222,9 +223,14 @@ def _train(
         classifier.model, weights=out / CHECKPOINT, state=out / STATE, history=history, head_epochs=head_epochs,
         resume=out / RESUME, restore=resume,
     )  # fmt: skip
-    rate = settings.learning_rate * distributed.LR_SCALING[settings.lr_scaling](world.size)
+    scale = distributed.LR_SCALING[settings.lr_scaling](world.size)
+    rate = settings.learning_rate * scale
     if world.size > 1:
-        show.note(_processes(world, settings, rate))
+        show.note(
+            f"{world.size} processes ({world.backend}): batches of {settings.batch_size} per process, "
+            f"{settings.batch_size * world.size} in all; learning rate {settings.learning_rate:g} x {scale:.3g} "
+            f"({settings.lr_scaling} rule) = {rate:.3g}"
+        )
     budget = None if settings.time_budget is None else settings.time_budget - (time.perf_counter() - begun)
     cache = out / "features" if world.main else Path(tempfile.mkdtemp(prefix=f"transferkit-rank{world.rank}-"))
     start = time.perf_counter()
@@ -322,11 +328,18 @@ def _settings(
     return settings
 
 
+def _hold(lock: FolderLock) -> bool:
+    """Rank 0: lock the run folder (if it exists yet) and remove what a killed write left in it -- with the lock
+    held no one else is writing there."""
+    lock.__enter__()
+    if lock.folder.is_dir():
+        remove_stale_temps(lock.folder)
+    return True
+
+
 def _checkpoint(out: Path) -> tuple[dict[str, Any], list[np.ndarray] | None]:
     """An interrupted run's last state (epochs done, history, whether it had stopped) and best weights (None
-    before the first were written); what a killed write left is removed (the folder is locked)."""
-    for temp in out.glob(".*.tmp*"):
-        temp.unlink()
+    before the first were written)."""
     weights = read_checkpoint(out / CHECKPOINT) if (out / CHECKPOINT).exists() else None
     return read_state(out / STATE, out / RESUME), weights
 
@@ -335,18 +348,7 @@ def _start(out: Path, settings: TrainSettings, lock: FolderLock) -> None:
     lock.take()  # the folder is created here, and locked
     for name in (MODEL, report.METRICS_FILE, CHECKPOINT, STATE, RESUME):
         (out / name).unlink(missing_ok=True)
-    for temp in out.glob(".*.tmp*"):  # what a killed write left (the folder is locked: no one is writing)
-        temp.unlink()
     write_json(out / SETTINGS, asdict(settings))
-
-
-def _processes(world: distributed.World, settings: TrainSettings, rate: float) -> str:
-    scale = distributed.LR_SCALING[settings.lr_scaling](world.size)
-    return (
-        f"{world.size} processes ({world.backend}): batches of {settings.batch_size} per process, "
-        f"{settings.batch_size * world.size} in all; learning rate {settings.learning_rate:g} x {scale:.3g} "
-        f"({settings.lr_scaling} rule) = {rate:.3g}"
-    )
 
 
 def _distributed(world: distributed.World, settings: TrainSettings, rate: float, equal: bool) -> dict[str, Any]:
