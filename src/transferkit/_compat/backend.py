@@ -26,6 +26,24 @@ def configure() -> None:
         os.environ.setdefault("KERAS_BACKEND", DEFAULT_BACKEND)
 
 
+def has_accelerator() -> bool:
+    """Whether Keras computes on a GPU (or TPU) here rather than on the CPU cores."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        return bool(torch.cuda.is_available())
+    if backend == "jax":
+        import jax
+
+        return bool(jax.default_backend() != "cpu")
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
 def _check(backend: str) -> None:
     if backend not in SUPPORTED_BACKENDS:
         raise BackendError(

@@ -109,19 +109,32 @@ def warp(
     return out.permute(0, 2, 3, 1).numpy()  # a strided view: callers copy it where they store it
 
 
+#: The fill modes :func:`warp_image` has (OpenCV's borders with SciPy's meaning); ``wrap`` is SciPy's own.
+IMAGE_FILL_MODES = ("nearest", "constant", "reflect", "mirror")
+
+
 def warp_image(
-    image: np.ndarray, matrix: np.ndarray, size: tuple[int, int], interpolation: str = "bilinear"
+    image: np.ndarray,
+    matrix: np.ndarray,
+    size: tuple[int, int],
+    interpolation: str = "bilinear",
+    fill_mode: str = "reflect",
+    cval: float = 0.0,
 ) -> np.ndarray:
-    """Warp a ``uint8`` (H, W[, C]) image by one ``(2, 3)`` matrix into a new ``size`` = (height, width) image,
-    reflecting at the edges (SciPy's ``reflect``, the edge pixel repeated). ``interpolation``: ``nearest``,
-    ``bicubic``, ``lanczos``, or bilinear for any other name (``box`` and ``hamming`` have no warp)."""
+    """Warp a ``uint8`` (H, W[, C]) image by one ``(2, 3)`` matrix into a new ``size`` = (height, width) image.
+
+    ``interpolation``: ``nearest``, ``bicubic``, ``lanczos``, or bilinear for any other name (``box`` and
+    ``hamming`` have no warp); ``fill_mode``: one of :data:`IMAGE_FILL_MODES` (``reflect`` repeats the edge
+    pixel, as SciPy's), ``cval`` the value outside for ``constant``."""
     import cv2
 
     xy = np.asarray(matrix, np.float64)[::-1][:, [1, 0, 2]]  # (row, col) -> OpenCV's (x, y)
     names = {"nearest": cv2.INTER_NEAREST, "bicubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4}
     flags = names.get(interpolation, cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP  # output pixel -> input position
+    borders = {"nearest": cv2.BORDER_REPLICATE, "constant": cv2.BORDER_CONSTANT, "reflect": cv2.BORDER_REFLECT,
+               "mirror": cv2.BORDER_REFLECT_101}  # fmt: skip
     return cv2.warpAffine(np.ascontiguousarray(image), xy, (int(size[1]), int(size[0])), flags=flags,
-                          borderMode=cv2.BORDER_REFLECT)  # fmt: skip
+                          borderMode=borders[fill_mode], borderValue=(cval,) * 4)  # fmt: skip
 
 
 def matrices(

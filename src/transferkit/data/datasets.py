@@ -30,7 +30,7 @@ from .._compat.backend import import_keras
 from .._util.checks import check_choice
 from ..errors import DatasetError
 from . import augment as augment_mod, scan, tables
-from .decode import Decoder, load_batch
+from .decode import Decoder, load_batch, prefetch_workers
 from .groups import near_duplicate_groups
 from .skips import SkipLog
 from .splits import epoch_order, iterative_split, sharded_batches, stratified_split
@@ -67,10 +67,10 @@ class ImageDataset(keras.utils.PyDataset):
         interpolation: str = "bilinear",
         max_pixels: int | None = None,
         skips: SkipLog | None = None,
-        workers: int = 2,
+        workers: int | None = None,
         groups: Sequence[int] | np.ndarray | None = None,
     ) -> None:
-        super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=4)
+        super().__init__(workers=workers or prefetch_workers(), use_multiprocessing=False, max_queue_size=4)
         check_choice("label_mode", label_mode, LABEL_MODES)
         if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise DatasetError(f"`batch_size` is a positive integer; received {batch_size!r}.")

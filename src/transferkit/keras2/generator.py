@@ -11,8 +11,11 @@ draws Keras 2's values and a seeded shuffle gives Keras 2's first-epoch order.
 
 What differs, on purpose:
 
-- Speed: files are decoded in parallel threads, JPEGs at reduced size (libjpeg DCT scaling), and a batch
-  is augmented with one warp instead of one SciPy call per image and channel.
+- Speed: files are decoded in parallel threads, JPEGs at reduced size (libjpeg DCT scaling), and warped in
+  the same pass that resizes them (OpenCV, bilinear from the decoded photo, where Keras 2 resized by nearest
+  and then warped: a few levels of 255 apart on average); arrays (``flow``) are warped as one batch (torch's
+  ``grid_sample``, to within 0.05 of a level of Keras 2's SciPy transform), not one SciPy call per image
+  and channel. SciPy's ``wrap`` fill, which OpenCV has not, warps files that way too.
 - A broken file is skipped with one warning (see the iterator's ``skipped``), never a crash mid-epoch.
 - EXIF orientation is applied and transparency composited on white (:mod:`transferkit.images`); with a
   reduced-size decode, pixel values after resizing differ slightly from Keras 2's. GIF, WebP and JFIF
@@ -295,17 +298,27 @@ class ImageDataGenerator:
     @property
     def augments(self) -> bool:
         """Whether any random transform is configured."""
+        return self.warps or bool(
+            self.horizontal_flip or self.vertical_flip or self.channel_shift_range or self.brightness_range is not None
+        )
+
+    @property
+    def warps(self) -> bool:
+        """Whether a random affine warp (rotation, shift, shear, zoom) is configured."""
         return bool(
             self.rotation_range
             or self.width_shift_range
             or self.height_shift_range
             or self.shear_range
             or self.zoom_range != [1, 1]
-            or self.channel_shift_range
-            or self.horizontal_flip
-            or self.vertical_flip
-            or self.brightness_range is not None
         )
+
+    @property
+    def warps_files(self) -> bool:
+        """Whether image files are best warped as they are decoded (:meth:`draw_warps`): there is a warp, and
+        OpenCV's ``uint8`` warp has its fill (SciPy's ``wrap`` it has not; ``cval`` must be a ``uint8`` value)."""
+        constant_ok = self.fill_mode != "constant" or (float(self.cval).is_integer() and 0 <= self.cval <= 255)
+        return self.warps and self.fill_mode in affine.IMAGE_FILL_MODES and constant_ok
 
     def augment_batch(self, x: np.ndarray, rng: Any) -> np.ndarray:
         """Randomly transform a float channels-last batch ``(N, H, W, C)``: each image its own parameters, one warp
@@ -313,6 +326,22 @@ class ImageDataGenerator:
         if not self.augments or len(x) == 0:
             return x
         return self._apply(x, self._draw(len(x), x.shape[1], x.shape[2], rng))
+
+    def draw_warps(self, n: int, height: int, width: int, rng: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        """Parameters for ``n`` images and the ``(n, 2, 3)`` matrices that warp and flip each, for a decoder
+        to apply while it resizes (:meth:`augment_pixels` does the rest)."""
+        p = self._draw(n, height, width, rng)
+        matrices = self._matrices(p, height, width)
+        return transforms.fold_flips(matrices, p["flip_horizontal"], p["flip_vertical"], height, width), p
+
+    def augment_pixels(self, x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
+        """The per-pixel transforms of parameters ``p`` (channel shift, brightness), for images already warped."""
+        if p["channel_shift_intensity"] is not None:
+            low, high = x.min(axis=(1, 2, 3), keepdims=True), x.max(axis=(1, 2, 3), keepdims=True)
+            x = np.clip(x + p["channel_shift_intensity"].reshape(-1, 1, 1, 1).astype(x.dtype), low, high)
+        if p["brightness"] is not None:
+            x = transforms.brightness(x, p["brightness"])
+        return x
 
     def standardize_batch(self, x: np.ndarray) -> np.ndarray:
         """:meth:`standardize` for a batch in this generator's layout: the preprocessing function still sees one
@@ -368,20 +397,15 @@ class ImageDataGenerator:
         p["brightness"] = rs.uniform(bright[0], bright[1], n) if bright is not None else None
         return p
 
+    def _matrices(self, p: dict[str, Any], height: int, width: int) -> np.ndarray:
+        keys = ("theta", "tx", "ty", "shear", "zx", "zy")
+        return transforms.legacy_matrices(**{k: p[k] for k in keys}, height=height, width=width)
+
     def _apply(self, x: np.ndarray, p: dict[str, Any]) -> np.ndarray:
         """Keras 2's order: affine warp, channel shift, flips, brightness (the flips of warped images done by
-        the warp itself)."""
+        the warp itself; the channel shift is per pixel with per-image extremes, so it does not mind a flip)."""
         height, width = x.shape[1:3]
-        matrices = transforms.legacy_matrices(
-            theta=p["theta"],
-            tx=p["tx"],
-            ty=p["ty"],
-            shear=p["shear"],
-            zx=p["zx"],
-            zy=p["zy"],
-            height=height,
-            width=width,
-        )
+        matrices = self._matrices(p, height, width)
         moved = ~affine.is_identity(matrices)
         flip_h, flip_v = np.asarray(p["flip_horizontal"], bool), np.asarray(p["flip_vertical"], bool)
         matrices = transforms.fold_flips(matrices, flip_h & moved, flip_v & moved, height, width)
@@ -391,13 +415,8 @@ class ImageDataGenerator:
             x = affine.warp(x, matrices, mode, self.fill_mode, self.cval)  # float32, no copy back into x
         elif moved.any():
             x[moved] = affine.warp(x[moved], matrices[moved], mode, self.fill_mode, self.cval)
-        if p["channel_shift_intensity"] is not None:
-            low, high = x.min(axis=(1, 2, 3), keepdims=True), x.max(axis=(1, 2, 3), keepdims=True)
-            x = np.clip(x + p["channel_shift_intensity"].reshape(-1, 1, 1, 1).astype(x.dtype), low, high)
         if flip_h.any():
             x[flip_h] = x[flip_h, :, ::-1]
         if flip_v.any():
             x[flip_v] = x[flip_v, ::-1]
-        if p["brightness"] is not None:
-            x = transforms.brightness(x, p["brightness"])
-        return x
+        return self.augment_pixels(x, p)

@@ -9,6 +9,7 @@ from their batch, warned about once and listed in ``skipped``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import uuid
@@ -21,13 +22,11 @@ from PIL import Image
 
 from .._util.atomic import atomic_path
 from .._util.checks import check_choice
-from ..data.decode import Decoder, load_batch
+from ..data.decode import Decoder, load_batch, prefetch_workers
 from ..data.scan import scan_folder, validate
 from ..data.skips import SkipLog
 from ..errors import BatchIndexError, DatasetError, DatasetTypeError
 
-#: Threads preparing the next batches while ``model.fit`` trains (a PyDataset's ``workers``).
-PREFETCH_WORKERS = 2
 #: What Keras 2 counted as an image, plus the formats transferkit also decodes.
 WHITE_LIST_FORMATS = ("png", "jpg", "jpeg", "bmp", "ppm", "tif", "tiff", "gif", "webp", "jfif")
 
@@ -38,10 +37,7 @@ class Iterator(keras.utils.PyDataset):
     white_list_formats = WHITE_LIST_FORMATS
 
     def __init__(self, n: int, batch_size: int, shuffle: bool, seed: int | None, **kwargs: Any) -> None:
-        # two threads prepare batches while ``fit`` trains on the last one, as Keras 2's ``fit`` did with its
-        # enqueuer thread (Keras 3 loads a PyDataset with one worker in the training loop itself): measured
-        # 1.4x images/s through ``fit`` (``python -m bench data``)
-        kwargs.setdefault("workers", PREFETCH_WORKERS)
+        kwargs.setdefault("workers", prefetch_workers())
         super().__init__(**kwargs)
         # batch_size=0 means nothing for samples, but an empty iterator accepts it, as Keras 2's did
         if not isinstance(batch_size, (int, np.integer)) or batch_size < (1 if n else 0):
@@ -124,11 +120,12 @@ class Iterator(keras.utils.PyDataset):
     def _get_batches_of_transformed_samples(self, index_array: np.ndarray, rng: Any = None) -> Any:
         raise NotImplementedError
 
-    def _augment(self, x: np.ndarray, rng: Any) -> np.ndarray:
-        """A channels-last batch augmented, moved to the iterator's layout, then standardised."""
+    def _augment(self, x: np.ndarray, rng: Any, warped: dict[str, Any] | None = None) -> np.ndarray:
+        """A channels-last batch augmented, moved to the iterator's layout, then standardised. ``warped``: the
+        parameters the images were already warped and flipped by (the per-pixel transforms are left)."""
         generator = self.image_data_generator
         if generator is not None:
-            x = generator.augment_batch(x, rng)
+            x = generator.augment_batch(x, rng) if warped is None else generator.augment_pixels(x, warped)
         if self.data_format == "channels_first":
             x = np.ascontiguousarray(np.moveaxis(x, 3, 1))
         if generator is not None:
@@ -202,10 +199,25 @@ class BatchFromFiles(Iterator):
 
     def _get_batches_of_transformed_samples(self, index_array: np.ndarray, rng: Any = None) -> Any:
         rng = rng if rng is not None else np.random.default_rng()
+        generator, drawn = self.image_data_generator, {}
+        decoder, warps = self.decoder, None
+        if generator is not None and generator.warps_files:  # warped in the pass that resizes them
+
+            def warps(n: int) -> np.ndarray:
+                matrices, drawn["params"] = generator.draw_warps(n, *self.target_size, rng)
+                return matrices
+
+            order = "bilinear" if generator.interpolation_order == 1 else "nearest"
+            decoder = dataclasses.replace(decoder, interpolation=order, fill_mode=generator.fill_mode,
+                                          cval=float(generator.cval))  # fmt: skip
         images, index_array = load_batch(
-            self.decoder, self._filepaths, index_array, bad=self._bad, skips=self.skips, rng=rng, dtype=np.float32
-        )
-        batch_x = self._augment(images, rng).astype(self.dtype, copy=False)
+            decoder, self._filepaths, index_array, bad=self._bad, skips=self.skips, rng=rng, warps=warps,
+            dtype=np.float32,
+        )  # fmt: skip
+        warped = drawn.get("params")
+        if warped is not None:  # the draws of files that failed to decode go to the next ones
+            warped = {k: v[: len(images)] if isinstance(v, np.ndarray) else v for k, v in warped.items()}
+        batch_x = self._augment(images, rng, warped).astype(self.dtype, copy=False)
         self._save(batch_x, index_array)
         mode = self.class_mode
         if mode == "input":
