@@ -129,16 +129,20 @@ def f1_thresholds(probabilities: np.ndarray, labels: np.ndarray) -> list[float]:
     return found
 
 
-def fit_familiarity(classifier: Any, train: Any, validation: Any, seed: int = 0) -> dict[str, Any]:
+def fit_familiarity(
+    classifier: Any, train: Any, validation: Any, seed: int = 0, features: tuple[Any, Any] | None = None
+) -> dict[str, Any]:
     """Give ``classifier`` its out-of-distribution score (:mod:`transferkit.runtime.familiar`): the features of
     up to ``BANK_SIZE`` images of the ``train`` dataset and a threshold from the ``validation`` dataset's.
-    Returns what ``metrics.json`` records of it, with the validation files it flags. ``transferkit train``
-    calls it after calibration."""
-    plain_train = train.without_augmentation()
-    kept = plain_train.subset(familiar.sample(plain_train.labels, seed), shuffle=False, augment=None)
+    ``features``: those two sets of features already computed (the feature cache gives them), else the model
+    computes them. Returns what ``metrics.json`` records of it, with the validation files it flags.
+    ``transferkit train`` calls it after calibration."""
     plain_val = validation.without_augmentation()
-    train_features = np.asarray(classifier.with_features.predict(kept, verbose=0)[1])
-    val_features = np.asarray(classifier.with_features.predict(plain_val, verbose=0)[1])
+    if features is None:
+        plain_train = train.without_augmentation()
+        kept = plain_train.subset(familiar.sample(plain_train.labels, seed), shuffle=False, augment=None)
+        features = tuple(np.asarray(classifier.with_features.predict(data, verbose=0)[1]) for data in (kept, plain_val))
+    train_features, val_features = features
     found = classifier.familiar = familiar.fit(train_features, val_features)
     flagged = [f for f, s in zip(plain_val.usable_files, found.scores(val_features)) if s > found.threshold]
     return {**found.info(), "unfamiliar_validation_images": flagged}

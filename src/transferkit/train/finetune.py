@@ -22,6 +22,7 @@ import numpy as np
 from ..data import class_weights, label_weights
 from ..errors import DatasetError
 from ..models import heads
+from ..runtime import familiar
 from . import distributed, features, linear, plan
 from .callbacks import Budget, KeepBest, best_so_far, score
 from .partial import split
@@ -44,6 +45,9 @@ class FineTuneResult:
     head_C: float | None = None
     cut: str = ""
     val_probabilities: np.ndarray | None = None  # of the validation images, in order, when the cache gave them
+    # the pooled features of the training images familiar.sample keeps and of the validation images, in order,
+    # when the cache gave them (the out-of-distribution score's, without a second pass over the images)
+    familiar_features: tuple[np.ndarray, np.ndarray] | None = None
     notes: list[str] = field(default_factory=list)
 
     def add(self, history: dict[str, list[float]], phase: int) -> None:
@@ -139,8 +143,11 @@ class _Run:
         self.start = time.perf_counter()
         self.deadline = None if budget is None else self.start + budget
         self.result = FineTuneResult()
+        self.cache: Any = None
         self.val_cache: Any = None
         self.top: Any = None
+        self.pooled: Any = None
+        self.at_head: Any = None  # the head fit's outputs, while its weights are the model's (:meth:`_outputs`)
         self.sparse = _sparse(train)
         self.multi_label = bool(classifier.multi_label)
         self.pos_weight: Any = None  # a multi-label classifier's per-label weights of positives (label_weights)
@@ -169,7 +176,7 @@ class _Run:
             self._fit_head(parts, cache, val_cache, initial_epoch, steps[1].label) if initial_epoch < 1 else None
         )
         if not partial and planned > 0:  # phase two will train what was cached: the validation cache goes stale
-            self.val_cache = None
+            self.cache = self.val_cache = None
         if planned == 0:
             if skipped and epochs > 0:
                 self._say(f"fine-tuning skipped: {skipped}")
@@ -210,6 +217,8 @@ class _Run:
         ).history  # fmt: skip
         self.result.add(history, phase=2)
         self.result.fine_tune_seconds = time.perf_counter() - start
+        if not (keep.restored and keep.best_epoch < 0):  # phase two's weights stay: the head's outputs are stale
+            self.at_head = None
         if budget is not None and budget.stopped:
             self._say("fine-tuning stopped: the time budget would not fit another epoch")
         if keep.restored:  # Keras numbers the epochs from the head's: fine-tuning epoch k is fit's epoch k
@@ -317,7 +326,7 @@ class _Run:
             for dataset in (self.train, self.validation):
                 if hasattr(dataset, "note_skipped"):
                     dataset.note_skipped([s for skips in world.everyone(dataset.skipped) for s in skips])
-        self.val_cache, self.top = val_cache, parts.top
+        self.cache, self.val_cache, self.top, self.pooled = cache, val_cache, parts.top, parts.pooled
         self.result.cache_seconds, self.result.cut = time.perf_counter() - start, parts.cut
         return cache, val_cache
 
@@ -328,8 +337,25 @@ class _Run:
         model = self.classifier.model
         model.optimizer.build(model.trainable_variables)  # saved and loaded whole: no "skipping variable" warning
         if self.val_cache is not None and self.world.main:  # the report's: rank 0 writes it
-            self.result.val_probabilities = self.val_cache.map(self.top).features[0]
+            self._outputs()
         return self.result
+
+    def _outputs(self) -> None:
+        """The validation images' probabilities (for the report) and the pooled features of the validation
+        images and of the training images :func:`familiar.sample` keeps (for the out-of-distribution score),
+        from the caches: the frozen part has not changed, so they are what ``predict`` would give. With the
+        head's weights kept they are the head fit's own, else the top part runs on the cached activations."""
+        x, y = self.cache.view(0)  # the plain training images
+        rows = familiar.sample(y if self.multi_label or y.ndim == 1 else y.argmax(-1), self.seed or 0)
+        if self.at_head is not None:
+            train_pooled, val_pooled, probabilities = self.at_head
+            kept = train_pooled[rows]
+        else:
+            probabilities = self.val_cache.map(self.top).features[0]
+            val_pooled = self.val_cache.map(self.pooled).features[0]
+            kept = features.FeatureSet(x[rows][None], y[rows][None]).map(self.pooled).features[0]
+        self.result.val_probabilities = probabilities
+        self.result.familiar_features = kept, val_pooled
 
     def _fit_head(self, parts: Any, cache: Any, val_cache: Any, epoch: int, label: str) -> dict[str, float]:
         """Phase one: the logistic-regression head on pooled features, put into the Keras head."""
@@ -354,6 +380,8 @@ class _Run:
                     for k, v in _logs(fitted.probabilities(val[0]), val[1], classes, self.multi_label).items()
                 }
             )
+        if val[0] is not None:
+            self.at_head = pooled.features[0], val[0], fitted.probabilities(val[0])
         callbacks = keras.callbacks.CallbackList(self.callbacks, model=self.classifier.model)
         callbacks.on_epoch_end(epoch, logs)
         self.result.add({k: [v] for k, v in logs.items()}, phase=1)

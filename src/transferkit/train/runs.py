@@ -275,7 +275,10 @@ def _train(
         calibration = calibrate(probabilities, plain_val.usable_labels, seed=settings.seed)
         classifier.temperature = calibration.temperature
         chosen = _thresholds(classifier, settings, probabilities, plain_val.usable_labels)
-    familiarity = fit_familiarity(classifier, train_data, plain_val, settings.seed)
+    cached = result.familiar_features
+    if cached is not None and len(cached[1]) != len(plain_val.usable_files):
+        cached = None
+    familiarity = fit_familiarity(classifier, train_data, plain_val, settings.seed, cached)
     grouped = split_groups(train_data, val_data)
     classifier.save(out / MODEL)
     metrics = report.write_report(
