@@ -141,8 +141,10 @@ def fit_familiarity(
     if features is None:
         plain_train = train.without_augmentation()
         kept = plain_train.subset(familiar.sample(plain_train.labels, seed), shuffle=False, augment=None)
-        features = tuple(np.asarray(classifier.with_features.predict(data, verbose=0)[1]) for data in (kept, plain_val))
-    train_features, val_features = features
+        train_features, val_features = (np.asarray(classifier.with_features.predict(data, verbose=0)[1])
+                                        for data in (kept, plain_val))  # fmt: skip
+    else:
+        train_features, val_features = features
     found = classifier.familiar = familiar.fit(train_features, val_features)
     flagged = [f for f, s in zip(plain_val.usable_files, found.scores(val_features)) if s > found.threshold]
     return {**found.info(), "unfamiliar_validation_images": flagged}
