@@ -47,11 +47,19 @@ def test_the_cut_gives_the_whole_models_logits(images: np.ndarray, unfreeze: Any
     np.testing.assert_allclose(_numpy(parts.top(half)), _numpy(clf.model(images)), atol=2e-3)
 
 
-def test_one_step_on_the_cache_updates_the_weights_as_plain_fit_does(images: np.ndarray) -> None:
+def test_one_step_on_the_cache_updates_the_weights_as_plain_fit_does(
+    images: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Keras 3 runs a nested model's Dropout in training mode even when the graph called it with
     training=False, so the backbone's stochastic depth draws random masks in both; with their rate at 0 the two
-    steps are the same computation."""
+    steps are the same computation. The bottom's BatchNorm folding (tests/models/test_fold.py) is left out here:
+    it moves the cached activations by float rounding (1e-5), which on these photos flips a ReLU6 of the first
+    block above the cut and moves that block's updates by up to 9% (exact again from the next block on)."""
     import keras
+
+    from transferkit.train import partial
+
+    monkeypatch.setattr(partial, "fold", lambda model: model)
 
     labels = np.eye(3)[[0, 1, 2, 0]]
     updated = []

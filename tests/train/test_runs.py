@@ -380,3 +380,24 @@ def test_a_resumed_run_trains_on_exactly_as_one_never_stopped(textures: tuple[Pa
     for a, b in zip(*(m.get_weights() for m in models)):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
     assert (whole / "history.csv").read_text() == (cut / "history.csv").read_text()
+
+
+def test_sigterm_during_a_garbage_collector_callback_still_interrupts() -> None:
+    """An exception raised inside a gc callback is printed and dropped by Python: a SIGTERM that arrived while
+    JAX's ran (Keras imports JAX) left a stray traceback and a run that went on. The handler asks again."""
+    import gc
+
+    from transferkit.train.runs import _sigterm_as_interrupt
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            os.kill(os.getpid(), signal.SIGTERM)
+            sum(range(100))  # the handler runs here, inside the callback
+
+    with pytest.raises(KeyboardInterrupt), _sigterm_as_interrupt():
+        gc.callbacks.append(callback)
+        try:
+            gc.collect()
+        finally:
+            gc.callbacks.remove(callback)
+        time.sleep(5)  # asked again 0.05 s later

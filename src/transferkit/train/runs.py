@@ -17,11 +17,13 @@ too, but Keras's early stopping starts counting afresh.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -143,6 +145,9 @@ def split_groups(train_data: Any, val_data: Any) -> dict[str, Any] | None:
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
+        if in_gc_callback(frame):  # Python would print the exception and drop it: ask again in a moment
+            threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+            return
         raise KeyboardInterrupt
 
     try:
@@ -154,6 +159,16 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def in_gc_callback(frame: Any) -> bool:
+    """Whether ``frame`` runs inside a garbage-collector callback (JAX, which Keras imports, installs one)."""
+    codes = {getattr(callback, "__code__", None) for callback in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in codes:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def train(
