@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from typing import Any
 
 EPOCHS = 3
 SIZE = 224
@@ -23,6 +24,7 @@ def main() -> None:
     import numpy as np
 
     from transferkit import ImageClassifier, data  # first: it chooses the backend Keras is imported with
+    from transferkit._compat import fused_adam
     from transferkit.data.samples import texture_folders
     from transferkit.models import heads
     from transferkit.train import features
@@ -40,10 +42,10 @@ def main() -> None:
             clf.unfreeze(0.3)
             return clf
 
-        def compile(model: object) -> None:
+        def compile(model: object, adam: Any = keras.optimizers.Adam) -> None:
             schedule = _warmup_cosine(1e-4, len(train), EPOCHS, 1.0)
             args = heads.compile_args(len(train.class_names), sparse=False)
-            model.compile(optimizer=keras.optimizers.Adam(schedule), **args)  # type: ignore[attr-defined]
+            model.compile(optimizer=adam(schedule), **args)  # type: ignore[attr-defined]
 
         keras.utils.set_random_seed(0)
         plain = classifier()
@@ -59,7 +61,7 @@ def main() -> None:
         cache = features.extract(parts.bottom, [train.without_augmentation()], dtype=np.float16)
         val_cache = features.extract(parts.bottom, [val], dtype=np.float16)
         cache_s = time.perf_counter() - start
-        compile(parts.top)
+        compile(parts.top, fused_adam.adam)  # as fine_tune compiles it
         start = time.perf_counter()
         batches, val_batches = (
             features.ViewBatches(cache, 32, seed=0),

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
+from .._compat import fused_adam
 from ..data import class_weights, label_weights
 from ..errors import DatasetError
 from ..models import heads
@@ -260,7 +261,7 @@ class _Run:
         args = heads.compile_args(
             len(self.classifier.class_names), self.sparse, multi_label=self.multi_label, pos_weight=self.pos_weight
         )
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate), **args)
+        model.compile(optimizer=fused_adam.adam(learning_rate), **args)
 
     def _split(self, unfreeze: Any, partial: bool) -> tuple[Any, bool]:
         """The model cut below what phase two trains, or (no partial cache) below the whole backbone."""

@@ -14,6 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from .._compat import fused_adam
 from .progress import Step, clock
 
 
@@ -41,7 +42,7 @@ def measure(bottom: Any, dataset: Any, trainable: Any | None, *, cached_input: b
     if trainable is not None:
         inputs = out if cached_input else x
         saved = trainable.get_weights()
-        trainable.compile(optimizer=keras.optimizers.Adam(1e-6), loss=loss)
+        trainable.compile(optimizer=fused_adam.adam(1e-6), loss=loss)
         trainable.train_on_batch(inputs, y)
         start = time.perf_counter()
         trainable.train_on_batch(inputs, y)
