@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .._compat.backend import has_accelerator
 from .._util.checks import check_choice
 from ..errors import DatasetError, ImageError
 from . import affine, images
@@ -52,8 +53,6 @@ def prefetch_workers() -> int:
     through ``fit`` for the article's augmentation with a tiny model (``python -m bench data``), the same
     (53 against 52 images/s) fine-tuning EfficientNet-Lite0.
     """
-    from .._compat.backend import has_accelerator
-
     return 2 if has_accelerator() else 1
 
 

@@ -274,9 +274,11 @@ def _train(
         return {}
 
     plain_val = val_data.without_augmentation()
-    probabilities = result.val_probabilities
-    if probabilities is None or len(probabilities) != len(plain_val.usable_files):
-        probabilities = np.asarray(classifier.model.predict(plain_val, verbose=0))
+    cached = result.val_probabilities  # with the familiarity score's features, when the caches gave them
+    if cached is None or len(cached) != len(plain_val.usable_files):
+        probabilities, familiar_features = np.asarray(classifier.model.predict(plain_val, verbose=0)), None
+    else:
+        probabilities, familiar_features = cached, result.familiar_features
     if settings.multi_label:  # each label decided by its own threshold; temperature scaling is for softmax
         one = settings.threshold
         cuts = (
@@ -290,10 +292,7 @@ def _train(
         calibration = calibrate(probabilities, plain_val.usable_labels, seed=settings.seed)
         classifier.temperature = calibration.temperature
         chosen = _thresholds(classifier, settings, probabilities, plain_val.usable_labels)
-    cached = result.familiar_features
-    if cached is not None and len(cached[1]) != len(plain_val.usable_files):
-        cached = None
-    familiarity = fit_familiarity(classifier, train_data, plain_val, settings.seed, cached)
+    familiarity = fit_familiarity(classifier, train_data, plain_val, settings.seed, familiar_features)
     grouped = split_groups(train_data, val_data)
     classifier.save(out / MODEL)
     metrics = report.write_report(
