@@ -1,4 +1,4 @@
-"""Keras's own torch convolution path against transferkit's backport of the upstream fix (``_keras_fixes``).
+"""Keras's own torch convolution path against transferkit's fixes of it (``_compat/keras_fixes.py``).
 
 In one process and on the same models and batches: images per second for prediction and for a fine-tuning
 step (top 30% of the backbone trainable) of EfficientNet-Lite0 at 224x224, and for ResNet50 prediction,
@@ -34,9 +34,10 @@ def main() -> None:
     from keras.src.backend.torch import nn
 
     if not _keras_fixes.apply(keras):
-        print("the backport is not active (another backend, TRANSFERKIT_KERAS_FIXES=0, or Keras has the fix)")
+        print("the fixes are not active (another backend or TRANSFERKIT_KERAS_FIXES=0)")
         return
-    fixed, original = nn._transpose_spatial_inputs, _keras_fixes.original_transpose()
+    fixed = nn._transpose_spatial_inputs, nn.depthwise_conv
+    original = _keras_fixes.original_transpose() or fixed[0], _keras_fixes.original_depthwise()
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (BATCH, 224, 224, 3)).astype(np.float32)
     y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, BATCH)]
@@ -54,11 +55,11 @@ def main() -> None:
         step()
     speeds: dict[str, dict[str, list[float]]] = {name: {"keras": [], "transferkit": []} for name in cases}
     for _ in range(ROUNDS):
-        for label, function in (("keras", original), ("transferkit", fixed)):
-            nn._transpose_spatial_inputs = function
+        for label, functions in (("keras", original), ("transferkit", fixed)):
+            nn._transpose_spatial_inputs, nn.depthwise_conv = functions
             for name, step in cases.items():
                 speeds[name][label].append(_timed(step))
-    nn._transpose_spatial_inputs = fixed
+    nn._transpose_spatial_inputs, nn.depthwise_conv = fixed
 
     print(f"torch backend, batch {BATCH} at 224x224, best of {ROUNDS} alternating rounds, {os.cpu_count()} CPU cores")
     print(f"{'':34}{'Keras 3.15 img/s':>18}{'transferkit img/s':>19}{'ratio':>8}")
