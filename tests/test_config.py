@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_every_variable_is_in_the_readme_and_read_nowhere_else() -> None:
     readme = (ROOT / "README.md").read_text()
     names = [v.name for v in config.VARIABLES]
-    assert len(names) == 6
+    assert len(names) == 7
     for name in names:
         assert f"`{name}" in readme, name
     reads = re.compile(r"(environ|getenv)\b[^\n]*TRANSFERKIT_")
@@ -34,6 +34,7 @@ def test_every_variable_is_in_the_readme_and_read_nowhere_else() -> None:
         ("TRANSFERKIT_DOWNLOAD_TIMEOUT", "inf", config.download_timeout, "positive number of seconds"),
         ("TRANSFERKIT_OFFLINE", "maybe", config.offline, "1 or 0.*'maybe'"),
         ("TRANSFERKIT_KERAS_FIXES", "nope", config.keras_fixes, "1 or 0.*'nope'"),
+        ("TRANSFERKIT_KEEP_FREED_MEMORY", "2", config.keep_freed_memory, "1 or 0.*'2'"),
     ],
 )
 def test_a_bad_value_names_the_variable(
@@ -51,7 +52,8 @@ def test_good_values_and_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     for variable in config.VARIABLES:
         monkeypatch.delenv(variable.name, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    assert (config.offline(), config.keras_fixes(), config.weights_mirror()) == (False, True, None)
+    assert (config.offline(), config.keras_fixes(), config.keep_freed_memory()) == (False, True, True)
+    assert config.weights_mirror() is None
     assert config.max_pixels() == 89_478_485 and config.download_timeout() == 30.0
     assert config.cache_dir() == tmp_path / "keras" / "models"
     monkeypatch.setenv("TRANSFERKIT_OFFLINE", " Yes ")

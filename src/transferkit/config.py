@@ -36,7 +36,8 @@ VARIABLES = (
     ),
     Variable("TRANSFERKIT_CACHE_DIR", "the weights cache folder (default $KERAS_HOME/models or ~/.keras/models)"),
     Variable("TRANSFERKIT_MAX_PIXELS", f"the largest image decoded, in pixels ({DEFAULT_MAX_PIXELS:,})"),
-    Variable("TRANSFERKIT_KERAS_FIXES", "0: do not backport Keras's torch conv/pool copy fix"),
+    Variable("TRANSFERKIT_KERAS_FIXES", "0: do not apply transferkit's fixes of Keras's torch convolutions"),
+    Variable("TRANSFERKIT_KEEP_FREED_MEMORY", "0: leave glibc's allocator as it is (it returns freed memory at once)"),
 )
 
 
@@ -63,8 +64,14 @@ def offline() -> bool:
 
 
 def keras_fixes() -> bool:
-    """Whether to backport Keras fixes the installed Keras lacks (``TRANSFERKIT_KERAS_FIXES``, default on)."""
+    """Whether to fix Keras's torch convolutions where the installed Keras lacks it (``TRANSFERKIT_KERAS_FIXES``,
+    default on)."""
     return _flag("TRANSFERKIT_KERAS_FIXES", True)
+
+
+def keep_freed_memory() -> bool:
+    """Whether glibc is set to keep freed memory for reuse (``TRANSFERKIT_KEEP_FREED_MEMORY``, default on)."""
+    return _flag("TRANSFERKIT_KEEP_FREED_MEMORY", True)
 
 
 def cache_dir() -> Path:
@@ -118,7 +125,7 @@ def max_pixels() -> int:
 
 def check() -> None:
     """Read every variable, raising :class:`ConfigError` for the first bad value."""
-    for read in (offline, keras_fixes, cache_dir, weights_mirror, download_timeout, max_pixels):
+    for read in (offline, keras_fixes, keep_freed_memory, cache_dir, weights_mirror, download_timeout, max_pixels):
         read()
 
 

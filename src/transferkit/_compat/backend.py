@@ -53,16 +53,17 @@ def _check(backend: str) -> None:
 
 
 def import_keras() -> Any:
-    """Import Keras on a supported backend, with the backports applied, and return it.
+    """Import Keras on a supported backend, with its fixes applied and glibc set to reuse freed memory.
 
     The subpackages that build or run models (``models``, ``data``, ``keras2``, ``train``, ``inference``,
     ``export``) call this first thing in their ``__init__``, so their modules simply ``import keras``.
     The import takes seconds: ``zoo``, ``report`` and ``cli`` never trigger it when imported.
     """
     configure()
-    import keras
+    from . import allocator, keras_fixes
 
-    from . import keras_fixes
+    allocator.keep_freed_memory()
+    import keras
 
     _check(keras.backend.backend())
     keras_fixes.apply(keras)
