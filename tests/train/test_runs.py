@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -382,22 +383,43 @@ def test_a_resumed_run_trains_on_exactly_as_one_never_stopped(textures: tuple[Pa
     assert (whole / "history.csv").read_text() == (cut / "history.csv").read_text()
 
 
-def test_sigterm_during_a_garbage_collector_callback_still_interrupts() -> None:
-    """An exception raised inside a gc callback is printed and dropped by Python: a SIGTERM that arrived while
-    JAX's ran (Keras imports JAX) left a stray traceback and a run that went on. The handler asks again."""
+def _in_a_gc_callback(send: Callable[[], None]) -> None:
     import gc
-
-    from transferkit.train.runs import _sigterm_as_interrupt
 
     def callback(phase: str, info: dict) -> None:
         if phase == "start":
-            os.kill(os.getpid(), signal.SIGTERM)
-            sum(range(100))  # the handler runs here, inside the callback
+            send()
+
+    gc.callbacks.append(callback)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(callback)
+
+
+def _in_a_weakref_callback(send: Callable[[], None]) -> None:
+    import weakref
+
+    class Thing:
+        pass
+
+    thing = Thing()
+    ref = weakref.ref(thing, lambda _: send())
+    del thing
+    assert ref() is None
+
+
+@pytest.mark.parametrize("where", [_in_a_gc_callback, _in_a_weakref_callback], ids=["gc", "weakref"])
+def test_sigterm_where_python_drops_exceptions_still_interrupts(where: Callable[..., None]) -> None:
+    """An exception raised inside a gc or weakref callback is printed and dropped by Python: a SIGTERM that
+    arrived while JAX's gc callback ran (Keras imports JAX) left a stray traceback and a run that went on. The
+    dropped interrupt is asked for again."""
+    from transferkit.train.runs import _sigterm_as_interrupt
+
+    def send() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        sum(range(100))  # the handler runs here, inside the callback
 
     with pytest.raises(KeyboardInterrupt), _sigterm_as_interrupt():
-        gc.callbacks.append(callback)
-        try:
-            gc.collect()
-        finally:
-            gc.callbacks.remove(callback)
+        where(send)
         time.sleep(5)  # asked again 0.05 s later

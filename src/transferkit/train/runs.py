@@ -17,11 +17,11 @@ too, but Keras's early stopping starts counting afresh.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -144,31 +144,40 @@ def split_groups(train_data: Any, val_data: Any) -> dict[str, Any] | None:
 
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (torchrun's, a scheduler's) raises KeyboardInterrupt, as Ctrl-C does, so the run stops where it
+    can resume. Python prints and drops an exception raised where it cannot propagate -- a garbage-collector
+    callback (JAX's: Keras imports JAX), a weakref callback, a ``__del__`` -- and reports it to
+    ``sys.unraisablehook``: an interrupt dropped there is asked for again 50 ms later instead."""
+
+    lock, inside = threading.Lock(), [True]
+
     def handler(signum: int, frame: Any) -> None:
-        if in_gc_callback(frame):  # Python would print the exception and drop it: ask again in a moment
-            threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
-            return
         raise KeyboardInterrupt
+
+    def ask_again() -> None:
+        with lock:  # never once the block has ended: the previous handler may be the default, which kills
+            if inside[0]:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    def dropped(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            threading.Timer(0.05, ask_again).start()
+        else:
+            hook(unraisable)
 
     try:
         previous = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
+    hook, sys.unraisablehook = sys.unraisablehook, dropped
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def in_gc_callback(frame: Any) -> bool:
-    """Whether ``frame`` runs inside a garbage-collector callback (JAX, which Keras imports, installs one)."""
-    codes = {getattr(callback, "__code__", None) for callback in gc.callbacks}
-    while frame is not None:
-        if frame.f_code in codes:
-            return True
-        frame = frame.f_back
-    return False
+        with lock:
+            inside[0] = False
+            signal.signal(signal.SIGTERM, previous)
+            sys.unraisablehook = hook
 
 
 def train(
