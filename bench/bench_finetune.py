@@ -3,30 +3,25 @@
 EfficientNet-Lite0 at 224 px with its top 30% unfrozen (transferkit's default), on the same real folder
 (texture patches of scikit-image photos, 200 train / 100 validation, unaugmented so both see the same
 inputs), from the same head, the same learning-rate schedule and seed, for the same epochs, in one run.
-Plain: ``model.fit`` on the images, twice -- in a process of its own with Keras and glibc as released
-(``TRANSFERKIT_KERAS_FIXES=0``, ``TRANSFERKIT_KEEP_FREED_MEMORY=0``: what a user without transferkit runs),
-and in this process, with the fixes transferkit makes to Keras's convolutions and to the allocator, which
-speed the plain fit too. transferkit: the frozen bottom runs once per image (the pass phase one needs anyway
-for its features), then the top trains on the cached activations. Prints images/s of the training epochs of
-each (validation passes included), the one-off cache pass, and the validation accuracies; the line before
-last is the partial cache's own share (both sides with the same fixes), the last the issue's ratio against
-plain Keras.
+Plain: ``model.fit`` on the images, twice -- as released in a process of its own (:mod:`bench.released`:
+what a user without transferkit runs), and in this process, with the fixes transferkit makes to Keras's
+convolutions and to the allocator, which speed the plain fit too. transferkit: the frozen bottom runs once
+per image (the pass phase one needs anyway for its features), then the top trains on the cached
+activations. Prints images/s of the training epochs of each (validation passes included), the one-off cache
+pass, and the validation accuracies; the line before last is the partial cache's own share (both sides with
+the same fixes), the last the issue's ratio against plain Keras.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
+
+from bench import released
 
 EPOCHS = 3
 SIZE = 224
-AS_RELEASED = {"TRANSFERKIT_KERAS_FIXES": "0", "TRANSFERKIT_KEEP_FREED_MEMORY": "0"}
 
 
 def _data(train_dir: str, val_dir: str) -> tuple[Any, Any]:
@@ -68,14 +63,6 @@ def plain(train_dir: str, val_dir: str) -> tuple[float, float]:
     return time.perf_counter() - start, history["val_accuracy"][-1]
 
 
-def _plain_as_released(train_dir: str, val_dir: str) -> tuple[float, float]:
-    code = "import json, sys; from bench.bench_finetune import plain; print(json.dumps(plain(*sys.argv[1:])))"
-    run = subprocess.run([sys.executable, "-c", code, str(train_dir), str(val_dir)], capture_output=True, text=True,
-                         env={**os.environ, **AS_RELEASED}, cwd=Path(__file__).parents[1], check=True)  # fmt: skip
-    seconds, accuracy = json.loads(run.stdout.strip().splitlines()[-1])
-    return seconds, accuracy
-
-
 def main() -> None:
     import numpy as np
 
@@ -86,7 +73,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         train_dir, val_dir = texture_folders(tmp, train_per_class=50, val_per_class=25, size=256)
-        released_s, released_acc = _plain_as_released(train_dir, val_dir)
+        released_s, released_acc = released.run("bench_finetune", "plain", train_dir, val_dir)
         plain_s, plain_acc = plain(train_dir, val_dir)
 
         train, val = _data(train_dir, val_dir)
