@@ -6,5 +6,14 @@ module imports it first.
 """
 
 import os
+from typing import Any
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
+
+
+def folders(train_dir: str, val_dir: str, size: int) -> tuple[Any, Any]:
+    """The training folder (shuffled, seed 0) and the validation folder in order, batches of 32, no augmentation."""
+    from transferkit import data
+
+    train = data.image_folder(train_dir, size, batch_size=32, seed=0)
+    return train, data.image_folder(val_dir, size, batch_size=32, class_names=train.class_names, shuffle=False)

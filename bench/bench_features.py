@@ -7,26 +7,18 @@ from __future__ import annotations
 
 import tempfile
 import time
-from typing import Any
 
-from bench import released
+from bench import folders, released
 
 EPOCHS = 10
 SIZE = 224
-
-
-def _data(train_dir: str, val_dir: str) -> tuple[Any, Any]:
-    from transferkit import data
-
-    train = data.image_folder(train_dir, SIZE, batch_size=32, seed=0)
-    return train, data.image_folder(val_dir, SIZE, batch_size=32, class_names=train.class_names, shuffle=False)
 
 
 def plain(train_dir: str, val_dir: str) -> tuple[float, float]:
     """Seconds and final validation accuracy of plain Keras ``fit`` of the head on the frozen backbone."""
     from transferkit import ImageClassifier
 
-    train, val = _data(train_dir, val_dir)
+    train, val = folders(train_dir, val_dir, SIZE)
     classifier = ImageClassifier.from_pretrained(classes=train.class_names, seed=0)
     classifier.freeze()
     classifier.compile(1e-3)
@@ -41,8 +33,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         train_dir, val_dir = texture_folders(tmp, train_per_class=100, val_per_class=50, size=256)
-        plain_s, plain_acc = released.run("bench_features", "plain", train_dir, val_dir)
-        train, val = _data(train_dir, val_dir)
+        plain_s, plain_acc = released.run(plain, train_dir, val_dir)
+        train, val = folders(train_dir, val_dir, SIZE)
 
         cached = ImageClassifier.from_pretrained(classes=train.class_names, seed=0)
         start = time.perf_counter()

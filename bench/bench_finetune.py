@@ -18,17 +18,10 @@ import tempfile
 import time
 from typing import Any
 
-from bench import released
+from bench import folders, released
 
 EPOCHS = 3
 SIZE = 224
-
-
-def _data(train_dir: str, val_dir: str) -> tuple[Any, Any]:
-    from transferkit import data
-
-    train = data.image_folder(train_dir, SIZE, batch_size=32, seed=0)
-    return train, data.image_folder(val_dir, SIZE, batch_size=32, class_names=train.class_names, shuffle=False)
 
 
 def _classifier(train: Any) -> Any:
@@ -55,7 +48,7 @@ def _compile(model: Any, train: Any, adam: Any = None) -> None:
 
 def plain(train_dir: str, val_dir: str) -> tuple[float, float]:
     """Seconds and final validation accuracy of plain Keras ``fit`` of the partly unfrozen classifier."""
-    train, val = _data(train_dir, val_dir)
+    train, val = folders(train_dir, val_dir, SIZE)
     model = _classifier(train).model
     _compile(model, train)
     start = time.perf_counter()
@@ -73,10 +66,10 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         train_dir, val_dir = texture_folders(tmp, train_per_class=50, val_per_class=25, size=256)
-        released_s, released_acc = released.run("bench_finetune", "plain", train_dir, val_dir)
+        released_s, released_acc = released.run(plain, train_dir, val_dir)
         plain_s, plain_acc = plain(train_dir, val_dir)
 
-        train, val = _data(train_dir, val_dir)
+        train, val = folders(train_dir, val_dir, SIZE)
         n = len(train.files)
         parts = split(_classifier(train))
         start = time.perf_counter()

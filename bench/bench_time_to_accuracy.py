@@ -24,9 +24,9 @@ The probe and keras.io run as a user without transferkit runs them: Keras and gl
 process of its own (:mod:`bench.released`). Before any clock starts, each process builds and runs the base
 once, so no way pays for the process's first model (imports, weight conversion, kernel warm-up). The ways run
 one after the other (probe, transferkit, keras.io), so machine load can favour one; on a shared machine,
-rerun. The goals: transferkit within 0.5
-point of the probe's accuracy in at most 1.5x its time, and more accurate than keras.io in under a third of
-its time. About 10 minutes on 2 CPU cores. Usage: ``python -m bench time_to_accuracy``.
+rerun. The goals: transferkit within 0.5 point of the probe's accuracy in at most 1.5x its time, and more
+accurate than keras.io in under a third of its time. About 10 minutes on 2 CPU cores. Usage:
+``python -m bench time_to_accuracy``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ import numpy as np
 from bench import released
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
-NAME = "bench_time_to_accuracy"
 MODEL, SIZE, BATCH, SEED = "efficientnet_lite0", 224, 32, 0
 AUGMENT = ["flip", "rotate", "zoom"]  # transferkit's default, so keras.io trains on the same images
 HEAD_EPOCHS, FINE_TUNE_EPOCHS = 2, 1  # the keras.io recipe's two phases (see the module docstring)
@@ -119,12 +118,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         train_dir, val_dir = photo_folders(Path(tmp) / "photos")
         counts = [sum(1 for p in d.glob("*/*") if p.is_file()) for d in (train_dir, val_dir)]
-        probe_s, probe_acc = released.run(NAME, "run_probe", train_dir, val_dir, warm_up="_warm_up")
+        probe_s, probe_acc = released.run(run_probe, train_dir, val_dir, warm_up=_warm_up)
         print(f"  probe        {probe_s:7.1f} s   val_accuracy {probe_acc:.1%}", flush=True)
         _warm_up()
         ours_s, ours_acc = run_transferkit(train_dir, val_dir, Path(tmp) / "run")
         print(f"  transferkit  {ours_s:7.1f} s   val_accuracy {ours_acc:.1%}", flush=True)
-        keras_s, keras_acc = released.run(NAME, "run_keras_io", train_dir, val_dir, warm_up="_warm_up")
+        keras_s, keras_acc = released.run(run_keras_io, train_dir, val_dir, warm_up=_warm_up)
         print(f"  keras.io     {keras_s:7.1f} s   val_accuracy {keras_acc:.1%}", flush=True)
 
     print(

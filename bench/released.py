@@ -14,23 +14,24 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 SWITCHED_OFF = {"TRANSFERKIT_KERAS_FIXES": "0", "TRANSFERKIT_KEEP_FREED_MEMORY": "0"}
 
 
-def run(module: str, function: str, *args: Any, warm_up: str | None = None) -> Any:
-    """``bench.<module>.<function>(*args)`` (str arguments, a JSON-able result) in a fresh interpreter, after
-    ``<warm_up>()`` from the same module when given."""
+def run(function: Callable[..., Any], *args: Any, warm_up: Callable[[], Any] | None = None) -> Any:
+    """``function(*args)`` -- a benchmark module's function of str arguments with a JSON-able result -- in a
+    fresh interpreter, after ``warm_up()`` when given."""
     code = (
-        f"import json, sys; from bench import {module} as m; {f'm.{warm_up}(); ' if warm_up else ''}"
-        f"print(json.dumps(m.{function}(*sys.argv[1:])))"
+        f"import json, sys; import {function.__module__} as m; {f'm.{warm_up.__name__}(); ' if warm_up else ''}"
+        f"print(json.dumps(m.{function.__name__}(*sys.argv[1:])))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
         env={**os.environ, **SWITCHED_OFF}, cwd=Path(__file__).parents[1],
     )  # fmt: skip
     if done.returncode != 0:
-        raise RuntimeError(f"bench.{module}.{function} failed as released:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{function.__module__}.{function.__name__} failed as released:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
 
 import pytest
 
 from helpers import python
+from transferkit._compat.allocator import glibc
 
-try:
-    ctypes.CDLL(None).gnu_get_libc_version  # noqa: B018
-    GLIBC = True
-except (OSError, AttributeError):
-    GLIBC = False
-pytestmark = pytest.mark.skipif(not GLIBC, reason="the setting is glibc's")
+pytestmark = pytest.mark.skipif(glibc() is None, reason="the setting is glibc's")
 
 # Page faults of allocating (and touching) 64 MiB five times, after transferkit's Keras import.
 FAULTS = """

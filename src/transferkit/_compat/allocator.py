@@ -17,7 +17,9 @@ glibc's settings themselves (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
+from typing import Any
 
 from .. import config
 
@@ -27,14 +29,21 @@ TRIM_THRESHOLD = 1 << 30
 USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")
 
 
-def keep_freed_memory() -> bool:
-    """Set glibc's thresholds as the module docstring says; returns whether they were set. Idempotent."""
-    chosen = any(name in os.environ for name in USER_SETTINGS) or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", "")
-    if chosen or not config.keep_freed_memory():
-        return False
+@functools.cache
+def glibc() -> Any:
+    """This process's C library when it is glibc, else None."""
     try:
         libc = ctypes.CDLL(None)
         libc.gnu_get_libc_version  # noqa: B018 -- raises AttributeError on another C library
     except (OSError, AttributeError):
+        return None
+    return libc
+
+
+def keep_freed_memory() -> bool:
+    """Set glibc's thresholds as the module docstring says; returns whether they were set. Idempotent."""
+    chosen = any(name in os.environ for name in USER_SETTINGS) or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", "")
+    libc = glibc()
+    if chosen or libc is None or not config.keep_freed_memory():
         return False
     return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))

@@ -148,15 +148,14 @@ def _sigterm_as_interrupt() -> Iterator[None]:
     can resume. Python prints and drops an exception raised where it cannot propagate -- a garbage-collector
     callback (JAX's: Keras imports JAX), a weakref callback, a ``__del__`` -- and reports it to
     ``sys.unraisablehook``: an interrupt dropped there is asked for again 50 ms later instead."""
-
-    lock, inside = threading.Lock(), [True]
+    lock = threading.Lock()
 
     def handler(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     def ask_again() -> None:
         with lock:  # never once the block has ended: the previous handler may be the default, which kills
-            if inside[0]:
+            if signal.getsignal(signal.SIGTERM) is handler:
                 os.kill(os.getpid(), signal.SIGTERM)
 
     def dropped(unraisable: Any) -> None:
@@ -175,7 +174,6 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         with lock:
-            inside[0] = False
             signal.signal(signal.SIGTERM, previous)
             sys.unraisablehook = hook
 
